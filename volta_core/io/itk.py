@@ -1,0 +1,134 @@
+"""NRRD (.nrrd/.nhdr) and MetaImage (.mha/.mhd) reading with SimpleITK, and the LPS<->RAS
+geometry conversion shared with the DICOM reader.
+
+ITK stores physical points in LPS (x to the Left, y Posterior); our affines are RAS+, so the
+x and y rows of the direction matrix and of the origin change sign. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from volta_core.io.checks import jsonable, select_volume
+from volta_core.io.errors import CorruptFileError, VolumeReadError, VolumeTooLargeError
+from volta_core.io.volume import Volume
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+
+
+def affine_from_itk(direction: np.ndarray, spacing: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Voxel -> RAS+ affine from ITK's LPS geometry.
+
+    Args:
+        direction: ``(3, 3)`` direction cosines (columns = storage axes) in LPS.
+        spacing: ``(3,)`` voxel size in mm.
+        origin: ``(3,)`` LPS position of voxel ``(0, 0, 0)``.
+    """
+    affine = np.eye(4)
+    affine[:3, :3] = LPS_TO_RAS @ np.asarray(direction, dtype=np.float64) @ np.diag(np.asarray(spacing, dtype=np.float64))
+    affine[:3, 3] = LPS_TO_RAS @ np.asarray(origin, dtype=np.float64)
+    return affine
+
+
+def itk_geometry_from_affine(affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`affine_from_itk`: ``(direction (3, 3), spacing (3,), origin (3,))`` in LPS."""
+    affine = np.asarray(affine, dtype=np.float64)
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    direction = LPS_TO_RAS @ affine[:3, :3] / spacing
+    origin = LPS_TO_RAS @ affine[:3, 3]
+    return direction, spacing, origin
+
+
+def volume_to_sitk(volume: Volume) -> sitk.Image:
+    """A SimpleITK image with the volume's voxels and exact geometry (for writers and tests)."""
+    image = sitk.GetImageFromArray(np.ascontiguousarray(volume.data.transpose(2, 1, 0)))
+    direction, spacing, origin = itk_geometry_from_affine(volume.affine)
+    image.SetSpacing([float(s) for s in spacing])
+    image.SetDirection([float(d) for d in direction.ravel()])
+    image.SetOrigin([float(o) for o in origin])
+    return image
+
+
+def sitk_to_array(image: sitk.Image) -> np.ndarray:
+    """Voxels of a 3D SimpleITK image in ``(I, J, K)`` storage order."""
+    return sitk.GetArrayFromImage(image).transpose(2, 1, 0)
+
+
+def read_itk(path: Path, *, volume_index: int | None, max_voxels: int,
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read one 3D volume of an NRRD or MetaImage file.
+
+    The header is read first (``ReadImageInformation``) so dimensions are checked before any
+    voxel data is loaded.
+
+    Returns:
+        ``(data (I, J, K), affine voxel->RAS+ mm, metadata)``.
+
+    Raises:
+        CorruptFileError: unreadable header, missing detached data file, or truncated data.
+        NotAVolumeError, MultiVolumeError, VolumeTooLargeError, UnsupportedFormatError: see
+            :func:`volta_core.io.checks.select_volume`.
+    """
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise CorruptFileError(f"'{path.name}' has no readable image header ({_itk_reason(exc)}).", path=path) from exc
+    dimension = reader.GetDimension()
+    components = reader.GetNumberOfComponents()
+    shape = tuple(int(s) for s in reader.GetSize())
+    if components > 1:
+        shape = shape + (components,)
+    selection = select_volume(shape, path=path, volume_index=volume_index, max_voxels=max_voxels)
+    total_voxels = int(np.prod(np.asarray(shape, dtype=np.float64)))
+    if total_voxels > max_voxels:  # ITK reads every volume of a 4D file, not just the chosen one
+        raise VolumeTooLargeError(
+            f"'{path.name}' holds {total_voxels:,} voxels in {selection.n_volumes} volumes, more than the limit of "
+            f"{max_voxels:,} that can be read at once.", path=path, hint="Split the series into 3D files first.")
+    direction = np.asarray(reader.GetDirection(), dtype=np.float64).reshape(dimension, dimension)[:3, :3]
+    spacing = np.asarray(reader.GetSpacing(), dtype=np.float64)[:3]
+    origin = np.asarray(reader.GetOrigin(), dtype=np.float64)[:3]
+    try:
+        image = reader.Execute()
+        array = sitk.GetArrayFromImage(image)  # (K, J, I), (T, K, J, I) or (K, J, I, C)
+    except RuntimeError as exc:
+        raise CorruptFileError(
+            f"The voxel data of '{path.name}' could not be read ({_itk_reason(exc)}).", path=path) from exc
+    except VolumeReadError:
+        raise
+    if selection.volume_index is not None:
+        array = array[..., selection.volume_index] if components > 1 else array[selection.volume_index]
+    array = array.reshape(selection.shape[::-1])
+    data = array.transpose(2, 1, 0)
+    metadata: dict[str, Any] = {
+        "format": "nrrd" if path.suffix.lower() in (".nrrd", ".nhdr") else "metaimage",
+        "dtype": str(array.dtype),
+        "itk_pixel_type": image.GetPixelIDTypeAsString(),
+        "original_shape": list(shape),
+        "n_volumes": selection.n_volumes,
+        "header": _header_fields(reader),
+    }
+    if selection.volume_index is not None:
+        metadata["volume_index"] = selection.volume_index
+    return data, affine_from_itk(direction, spacing, origin), jsonable(metadata)
+
+
+def _header_fields(reader: sitk.ImageFileReader) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for key in reader.GetMetaDataKeys():
+        value = reader.GetMetaData(key)
+        if len(value) <= 200:
+            fields[key] = value
+    return fields
+
+
+def _itk_reason(exc: BaseException) -> str:
+    """The useful last line of an ITK exception (they carry file/line noise first)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[-1] if lines else type(exc).__name__
+    return text if len(text) < 200 else text[:197] + "..."
