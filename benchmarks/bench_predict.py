@@ -1,0 +1,120 @@
+"""End-to-end prediction time on one 256^3 1 mm T1, per stage, and for a batch of 10.
+
+Usage: python benchmarks/bench_predict.py [--bundle BUNDLE] [--threads 2] [--batch 10]
+
+Without --bundle it uses the bundled model, or (if none is shipped yet) a vit3d_small
+segmenter with random weights at the default input (1.5 mm, 128^3): same compute, timing only.
+Prints a Markdown table. Peak memory is the maximum resident set of a fresh `volta predict`
+process on one scan (start-up included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _random_bundle(folder: Path) -> Path:
+    import torch
+
+    from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
+    from volta_core.model.networks import build_segmenter
+
+    torch.manual_seed(0)
+    model = build_segmenter("vit3d_small", img_size=(128, 128, 128))
+    card = ModelCard(
+        name="benchmark-random-vit3d_small",
+        architecture={"encoder": "vit3d_small", "overrides": {"img_size": [128, 128, 128]}, "model": "segmenter",
+                      "num_classes": 3, "decoder": {"feature_size": 16,
+                                                    "tap_layers": list(model.decoder.tap_layers)}},
+        input={"spacing_mm": [1.5, 1.5, 1.5], "size": [128, 128, 128], "orientation": "RAS",
+               "normalisation": "percentile", "space": "template"},
+        heads={"segmentation": {"trained": False, "labels": DEFAULT_LABELS["segmentation"]}},
+    )
+    return save_bundle(folder / "bench-bundle", model.state_dict(), card)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bundle", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=10)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from volta_core.infer.cli_predict import default_bundle
+    from volta_core.infer.export import write_prediction
+    from volta_core.infer.predictor import Predictor
+    from volta_core.io import load_volume, sample_scan_path
+
+    tmp = Path(tempfile.mkdtemp(prefix="volta-bench-"))
+    bundle = args.bundle or default_bundle() or _random_bundle(tmp)
+    scan_path = sample_scan_path()
+
+    started = time.perf_counter()
+    predictor = Predictor.from_bundle(bundle, device="cpu")
+    load_model_s = time.perf_counter() - started
+
+    rows: list[tuple[str, float]] = []
+    totals = []
+    for i in range(args.batch):
+        t0 = time.perf_counter()
+        volume = load_volume(scan_path)
+        t_load = time.perf_counter() - t0
+        pred = predictor.predict(volume, name=f"scan{i}")
+        t1 = time.perf_counter()
+        write_prediction(pred, volume, tmp / "out", f"scan{i}")
+        t_write = time.perf_counter() - t1
+        totals.append(time.perf_counter() - t0)
+        if i == 0:
+            tm = pred.timings
+            rows = [
+                ("load (256^3 MGZ)", t_load),
+                ("register to template", tm.get("preprocess.register", 0.0)),
+                ("reorient + resample (one affine)", tm.get("preprocess.resample", 0.0)),
+                ("normalise", tm.get("preprocess.normalise", 0.0)),
+                ("model (encoder + decoder)", tm["model"]),
+                ("inverse to scan grid", tm["inverse"]),
+                ("measure + QC", tm["measure"]),
+                ("write mask + JSON", t_write),
+            ]
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "volta_core.cli", "predict", str(scan_path), "--out",
+                           str(tmp / "single"), "--model", str(bundle), "--device", "cpu", "--quiet",
+                           "--threads", str(args.threads)], env=env, capture_output=True, text=True)
+    single = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+
+    print(f"model: {predictor.card.name}; threads: {args.threads}; cores: {os.cpu_count()}; scan: {scan_path.name}")
+    print()
+    print("| stage (first scan of the batch) | seconds |")
+    print("|---|---|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.2f} |")
+    print(f"| **total, first scan** | **{totals[0]:.2f}** |")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| load model bundle | {load_model_s:.2f} s |")
+    print(f"| per scan in a batch of {args.batch} (model loaded once), mean ± sd | "
+          f"{np.mean(totals):.2f} ± {np.std(totals):.2f} s |")
+    print(f"| single scan, `volta predict` process incl. start-up | {single:.2f} s |")
+    print(f"| peak memory of that process | {peak_mb:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""`volta predict` over a folder: right rows and statuses, exit codes, masks on the input grid, resume."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from tests.core.infer.conftest import reoriented_copy, save_nifti
+from volta_core.cli import main as volta
+from volta_core.infer.export import CSV_COLUMNS
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "results.csv", newline="") as handle:
+        return {row["scan"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path, template_scan) -> Path:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    save_nifti(reoriented_copy(template_scan, "LAS"), folder / "good_las.nii.gz")
+    lia = reoriented_copy(template_scan, "LIA")
+    nib.save(nib.MGHImage(lia.data.astype(np.float32), lia.affine), str(folder / "good_lia.mgz"))
+    raw = gzip.compress(b"\x00" * 4096)
+    (folder / "corrupt.nii.gz").write_bytes(raw[: len(raw) // 2])  # truncated gzip
+    nib.save(nib.Nifti1Image(np.ones((40, 40), dtype=np.float32), np.eye(4)), str(folder / "slice2d.nii.gz"))
+    return folder
+
+
+def test_batch_rows_statuses_and_outputs(mixed_folder: Path, tmp_path: Path, tiny_bundle: Path):
+    out = tmp_path / "out"
+    code = volta(["predict", str(mixed_folder), "--out", str(out), "--model", str(tiny_bundle),
+                  "--device", "cpu", "--quiet"])
+    assert code == 0  # some scans failed, not all
+    rows = _rows(out)
+    assert set(rows) == {"good_las", "good_lia", "corrupt", "slice2d"}
+    assert list(next(iter(rows.values())).keys()) == list(CSV_COLUMNS)
+    assert rows["good_las"]["status"] == rows["good_lia"]["status"] == "ok"
+    assert rows["corrupt"]["status"] == "failed"
+    assert any(word in rows["corrupt"]["error"].lower() for word in ("damaged", "truncated", "corrupt"))
+    assert rows["slice2d"]["status"] == "failed" and "3D" in rows["slice2d"]["error"]
+    for name, source in (("good_las", "good_las.nii.gz"), ("good_lia", "good_lia.mgz")):
+        row = rows[name]
+        assert row["p_sex_male"] == "not trained" and row["p_ad"] == "not trained"
+        assert float(row["hippocampus_left_ml"]) >= 0 and row["model"] == "tiny-test-segmenter"
+        mask = nib.load(str(out / f"{name}_hippocampus_mask.nii.gz"))
+        scan = nib.load(str(mixed_folder / source))
+        assert mask.shape == scan.shape
+        np.testing.assert_allclose(mask.affine, scan.affine, atol=1e-4)
+        summary = json.loads((out / f"{name}.json").read_text())
+        assert summary["volumes_ml"]["left"] == pytest.approx(float(row["hippocampus_left_ml"]), abs=1e-3)
+        assert "labels" in summary and "probabilities" not in summary
+
+
+def test_all_failed_gives_nonzero_exit(tmp_path: Path, tiny_bundle: Path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.nii.gz").write_bytes(b"\x1f\x8b\x08garbage")
+    out = tmp_path / "out"
+    assert volta(["predict", str(folder), "--out", str(out), "--model", str(tiny_bundle), "--quiet"]) == 1
+    assert _rows(out)["a"]["status"] == "failed"
+
+
+def test_interrupted_batch_resumes(mixed_folder: Path, tmp_path: Path, tiny_bundle: Path):
+    out = tmp_path / "out"
+    args = ["predict", str(mixed_folder), "--out", str(out), "--model", str(tiny_bundle), "--quiet"]
+    assert volta(args) == 0
+    done_mask = out / "good_las_hippocampus_mask.nii.gz"
+    stamp = done_mask.stat().st_mtime_ns
+    (out / "good_lia.json").unlink()  # as if the run was killed while writing this scan's outputs
+    assert volta(args) == 0
+    assert done_mask.stat().st_mtime_ns == stamp  # not redone
+    assert (out / "good_lia.json").is_file()     # redone
+    rows = _rows(out)
+    assert rows["good_lia"]["status"] == "ok" and len(rows) == 4
+
+
+def test_cli_runs_as_a_process(tmp_path: Path, template_scan, tiny_bundle: Path):
+    scan = save_nifti(template_scan, tmp_path / "t1.nii.gz")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "volta_core.cli", "predict", str(scan), "--out", str(out),
+                           "--model", str(tiny_bundle), "--threads", "1"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 ok, 0 failed" in proc.stderr
+    assert (out / "t1_hippocampus_mask.nii.gz").is_file()
+
+
+def test_no_inputs_found(tmp_path: Path, tiny_bundle: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert volta(["predict", str(empty), "--out", str(tmp_path / "o"), "--model", str(tiny_bundle)]) == 2

@@ -1,0 +1,77 @@
+"""``volta predict INPUT... --out DIR [--model BUNDLE] [--device auto|cpu|cuda|mps] [--tta]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="segment the hippocampus (and classify) on scans; writes masks, JSON and results.csv",
+        description="Run a model bundle on files, folders or a BIDS dataset. Writes DIR/results.csv "
+                    "(one row per scan), DIR/<scan>_hippocampus_mask.nii.gz on the scan's own grid and "
+                    "DIR/<scan>.json. Re-running skips scans already done. Research use only.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files, folders or a BIDS dataset")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    p.add_argument("--model", type=Path, default=None, metavar="BUNDLE",
+                   help="model bundle folder (default: the bundled model)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--tta", action="store_true", help="also run on the mirrored scan and average")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def default_bundle() -> Path | None:
+    """The bundled model shipped in resources/models (None if this install has none)."""
+    from volta_core.io.resources import resource_path
+
+    models = resource_path("models")
+    if not models.is_dir():
+        return None
+    bundles = sorted(p.parent for p in models.glob("*/model_card.json"))
+    return bundles[0] if bundles else None
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from volta_core.infer.batch import run_batch
+    from volta_core.infer.inputs import collect_inputs
+    from volta_core.infer.predictor import Predictor
+    from volta_core.io import VolumeWriteError
+    from volta_core.model.bundle import BundleError
+    from volta_core.model.device import DeviceError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bundle = args.model or default_bundle()
+    if bundle is None:
+        print("error: no model bundle given and none is bundled; pass --model BUNDLE", file=sys.stderr)
+        return 2
+    scans = collect_inputs(args.inputs)
+    if not scans:
+        print("error: no scans found in the given inputs", file=sys.stderr)
+        return 2
+    try:
+        predictor = Predictor.from_bundle(bundle, device=args.device)
+    except (BundleError, DeviceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model: {predictor.card.name} ({bundle}) on {predictor.device_name}; {len(scans)} scan(s)",
+          file=sys.stderr)
+    try:
+        summary = run_batch(predictor, scans, args.out, tta=args.tta, show_progress=not args.quiet)
+    except VolumeWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"done: {summary.n_ok} ok, {summary.n_failed} failed, {summary.skipped} already done -> "
+          f"{args.out / 'results.csv'}", file=sys.stderr)
+    for row in summary.rows:
+        if row["status"] == "failed":
+            print(f"  failed: {row['scan']}: {row['error']}", file=sys.stderr)
+    return 1 if summary.n_ok == 0 else 0

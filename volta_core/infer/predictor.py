@@ -1,0 +1,295 @@
+"""Run a model bundle on a scan end to end: preprocess, model, map back, measure, check.
+
+Used by both the ``volta predict`` command and the GUI's worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from volta_core.infer.ood import FeatureStats, load_feature_stats, pooled_features
+from volta_core.infer.prediction import (
+    ClassResult,
+    ModelInfo,
+    Prediction,
+    QualityReport,
+    asymmetry_index,
+    label_volumes_ml,
+)
+from volta_core.infer.quality import (
+    quality_warnings,
+    resolution_warnings,
+    signed_correlation,
+    template_on_model_grid,
+)
+from volta_core.io.volume import Volume
+from volta_core.model.bundle import BundleError, ModelCard, load_model
+from volta_core.model.device import choose_device, describe_device
+from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess
+from volta_core.preprocess.template import Template, load_template
+
+ProgressCallback = Callable[[str, float], None]
+STAGES = ("preprocess", "model", "inverse", "measure")
+POSITIVE_LABEL = {"sex": "M", "ad": "AD"}
+# probabilities are only interpolated back where the model sees some hippocampus
+_BOX_THRESHOLD = 0.01
+
+
+class PredictionCancelled(Exception):
+    """The caller asked to stop; nothing was produced."""
+
+
+class PredictionError(RuntimeError):
+    """The model could not be run on this scan (the message says why and what to try)."""
+
+
+def input_spec_from_card(card: ModelCard) -> ModelInputSpec:
+    """The preprocessing a bundle's model was trained with.
+
+    Raises:
+        BundleError: the card asks for something this version cannot do.
+    """
+    inp = card.input
+    if inp.get("normalisation", "percentile") != "percentile":
+        raise BundleError(f"model card input.normalisation {inp.get('normalisation')!r} is not supported "
+                          "for prediction; retrain with 'percentile'")
+    try:
+        return ModelInputSpec(
+            spacing=tuple(float(v) for v in inp["spacing_mm"]),  # type: ignore[arg-type]
+            size=tuple(int(v) for v in inp["size"]),  # type: ignore[arg-type]
+            space=inp.get("space", "template"),
+            roi=inp.get("roi"),
+            registration_mode=inp.get("registration", "affine"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"model card input specification is invalid: {exc}") from exc
+
+
+class Predictor:
+    """A loaded model bundle, ready to predict on any number of scans.
+
+    Args:
+        card: the bundle's model card.
+        model: the network (``VoltaSegmenter`` or ``VoltaClassifier``) with weights loaded.
+        device: where the model runs.
+        bundle: the bundle folder (for provenance).
+        ood_stats: training feature statistics, if the bundle has them.
+        template: registration template (defaults to the shipped one when needed).
+    """
+
+    def __init__(self, card: ModelCard, model: torch.nn.Module, device: torch.device, bundle: Path,
+                 ood_stats: FeatureStats | None = None, template: Template | None = None) -> None:
+        self.card = card
+        self.model = model.to(device).eval()
+        self.device = device
+        self.bundle = bundle
+        self.ood_stats = ood_stats
+        self.spec = input_spec_from_card(card)
+        self.kind = card.architecture.get("model", "encoder")
+        if self.kind not in ("segmenter", "classifier"):
+            raise BundleError(f"bundle {bundle} holds a bare encoder: fine-tune it before predicting")
+        self.template = template if template is not None or self.spec.space != "template" else load_template()
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, device: str = "auto") -> Predictor:
+        """Load a bundle folder (safetensors + model card; nothing is unpickled).
+
+        Args:
+            path: the bundle folder.
+            device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+
+        Raises:
+            BundleError: missing or damaged bundle. DeviceError: the device is not available.
+        """
+        path = Path(path)
+        card, model = load_model(path)
+        stats = load_feature_stats(path)
+        return cls(card, model, choose_device(device), path, stats)
+
+    @property
+    def device_name(self) -> str:
+        return describe_device(self.device)
+
+    # ------------------------------------------------------------------------------------
+    def predict(
+        self,
+        volume: Volume,
+        *,
+        tta: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | Callable[[], bool] | None = None,
+        name: str = "",
+    ) -> Prediction:
+        """Run the model on one scan and return everything on the scan's own grid.
+
+        Args:
+            volume: the scan (any orientation, spacing, with or without skull).
+            tta: also run on the left-right mirrored input and average (labels swapped back).
+            progress: called as ``progress(stage, fraction_done)`` with stages in :data:`STAGES`.
+            cancel: an Event (or callable) checked between stages; raises
+                :class:`PredictionCancelled` when set.
+            name: display name of the scan for reports.
+
+        Raises:
+            PredictionCancelled, PredictionError.
+        """
+        timings: dict[str, float] = {}
+
+        def stage(name_: str, fraction: float) -> None:
+            if cancel is not None and (cancel.is_set() if isinstance(cancel, threading.Event) else cancel()):
+                raise PredictionCancelled("prediction cancelled")
+            if progress is not None:
+                progress(name_, fraction)
+
+        stage("preprocess", 0.0)
+        started = time.perf_counter()
+        try:
+            prep = preprocess(volume, self.spec, template=self.template)
+        except ValueError as exc:
+            raise PredictionError(f"the scan could not be prepared for the model: {exc}") from exc
+        timings["preprocess"] = time.perf_counter() - started
+        timings.update({f"preprocess.{k}": v for k, v in prep.timings.items()})
+
+        stage("model", 0.25)
+        started = time.perf_counter()
+        probs_model, class_probs, features = self._run_network(prep.data, tta)
+        timings["model"] = time.perf_counter() - started
+
+        stage("inverse", 0.6)
+        started = time.perf_counter()
+        labels, probabilities = self._to_native(prep, probs_model, volume)
+        timings["inverse"] = time.perf_counter() - started
+
+        stage("measure", 0.85)
+        started = time.perf_counter()
+        prediction = self._measure(volume, prep, labels, probabilities, class_probs, features, timings, name)
+        timings["measure"] = time.perf_counter() - started
+        stage("measure", 1.0)
+        return prediction
+
+    # ------------------------------------------------------------------------------------
+    def _autocast(self):  # noqa: ANN202 - a context manager
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast("cpu", enabled=False)
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+        """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, class probs (B, K) | None, features (B, F))."""
+        encoder = self.model.encoder
+        if self.kind == "segmenter":
+            feats = encoder(x, return_layers=self.model.decoder.tap_layers)
+            logits = self.model.decoder(x, feats)
+            return torch.softmax(logits.float(), dim=1), None, pooled_features(feats.cls_token, feats.patch_tokens)
+        feats = encoder(x, return_layers=())
+        logits = self.model.head(feats.cls_token, feats.patch_tokens)
+        return None, torch.softmax(logits.float(), dim=1), pooled_features(feats.cls_token, feats.patch_tokens)
+
+    def _run_network(self, data: np.ndarray, tta: bool) -> tuple[np.ndarray | None, np.ndarray | None, torch.Tensor]:
+        x = torch.from_numpy(np.ascontiguousarray(data))[None, None].to(self.device)  # (1, 1, X, Y, Z)
+        try:
+            with torch.inference_mode(), self._autocast():
+                seg, cls, features = self._forward(x)
+                if tta:
+                    # the model grid is RAS: axis X (tensor dim 2) runs left -> right
+                    seg_f, cls_f, _ = self._forward(torch.flip(x, dims=(2,)))
+                    if seg is not None and seg_f is not None:
+                        seg_f = torch.flip(seg_f, dims=(2,))[:, [0, 2, 1]]  # mirrored left is right
+                        seg = (seg + seg_f) / 2
+                    if cls is not None and cls_f is not None:
+                        cls = (cls + cls_f) / 2
+        except RuntimeError as exc:  # out of memory and friends
+            message = str(exc).splitlines()[0]
+            hint = " Try device=cpu." if self.device.type != "cpu" else " Close other programs and try again."
+            raise PredictionError(f"the model failed on {self.device_name}: {message}.{hint}") from exc
+        seg_np = seg[0].float().cpu().numpy() if seg is not None else None
+        cls_np = cls[0].float().cpu().numpy() if cls is not None else None
+        return seg_np, cls_np, features.float().cpu()
+
+    def _to_native(self, prep: Preprocessed, probs: np.ndarray | None, volume: Volume) -> tuple[np.ndarray, np.ndarray]:
+        shape = volume.shape
+        if probs is None:  # a classifier: no segmentation
+            empty = np.zeros((3, *shape), dtype=np.float16)
+            empty[0] = 1
+            return np.zeros(shape, dtype=np.uint8), empty
+        spatial = prep.record.spatial
+        foreground = probs[1:].sum(axis=0) > _BOX_THRESHOLD
+        out = np.zeros((probs.shape[0], *shape), dtype=np.float16)
+        out[0] = 1
+        if foreground.any():
+            idx = np.argwhere(foreground)
+            box = (idx.min(0) - 1.0, idx.max(0) + 1.0)
+            for c in range(probs.shape[0]):
+                out[c] = spatial.to_native(probs[c], order=1, fill=1.0 if c == 0 else 0.0, model_box=box)
+        labels = np.zeros(shape, dtype=np.uint8)
+        left, right, background = out[1], out[2], out[0]
+        labels[(left > right) & (left > background)] = 1
+        labels[(right >= left) & (right > background)] = 2
+        return labels, out
+
+    def _measure(self, volume: Volume, prep: Preprocessed, labels: np.ndarray, probabilities: np.ndarray,
+                 class_probs: np.ndarray | None, features: torch.Tensor, timings: dict[str, float],
+                 name: str) -> Prediction:
+        volumes = label_volumes_ml(labels, volume.affine)
+        registration = prep.record.registration
+        icv = None
+        correlation = None
+        if registration is not None and self.template is not None:
+            template_ml = float(self.template.mask.data.astype(bool).sum()) * abs(
+                float(np.linalg.det(self.template.mask.affine[:3, :3]))) / 1000.0
+            icv = template_ml * abs(float(np.linalg.det(registration.template_to_scan[:3, :3])))
+            template_image, brain = template_on_model_grid(self.template, prep)
+            correlation = signed_correlation(prep.data, template_image, brain)
+        relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}
+        ood = float(self.ood_stats.score(features)[0]) if self.ood_stats is not None else None
+        warnings = resolution_warnings(volume)
+        warnings += quality_warnings(
+            registration_quality=None if registration is None else registration.quality,
+            registration_converged=None if registration is None else registration.converged,
+            template_correlation=correlation,
+            ood_score=ood,
+            total_ml=volumes["total"] if self.kind == "segmenter" else -1.0,
+        )
+        if self.kind == "segmenter" and not self.card.heads.get("segmentation", {}).get("trained", False):
+            warnings.append("the segmentation head of this model is not trained")
+        return Prediction(
+            labels=labels,
+            probabilities=probabilities,
+            affine=volume.affine.copy(),
+            volumes_ml=volumes,
+            icv_ml=icv,
+            relative_volumes=relative,
+            asymmetry_index=asymmetry_index(volumes["left"], volumes["right"]),
+            classification=self._classification(class_probs),
+            quality=QualityReport(
+                registration_quality=None if registration is None else float(registration.quality),
+                registration_converged=None if registration is None else bool(registration.converged),
+                template_correlation=correlation,
+                ood_score=ood,
+                warnings=tuple(warnings),
+            ),
+            model=ModelInfo(self.card.name, self.card.created, self.card.code_version, str(self.bundle)),
+            device=self.device_name,
+            timings=timings,
+            scan=name or (volume.source.name if volume.source else ""),
+        )
+
+    def _classification(self, class_probs: np.ndarray | None) -> dict[str, ClassResult]:
+        results = {}
+        for head in ("sex", "ad"):
+            info = self.card.heads.get(head, {})
+            note = str(info.get("note", ""))
+            trained = bool(info.get("trained", False)) and class_probs is not None and self._head_task() == head
+            probability = float(class_probs[1]) if trained and class_probs is not None else None
+            results[head] = ClassResult(head, trained, probability, POSITIVE_LABEL[head], note)
+        return results
+
+    def _head_task(self) -> str | None:
+        """Which classification task a classifier bundle was trained for (the one trained head)."""
+        trained = [h for h in ("sex", "ad") if self.card.heads.get(h, {}).get("trained")]
+        return trained[0] if self.kind == "classifier" and len(trained) == 1 else None
