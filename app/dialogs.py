@@ -1,0 +1,116 @@
+"""Every dialog the app shows, as small functions the main window calls through this module.
+
+Tests replace the blocking ones (``choose_series``, ``choose_volume_index``,
+``confirm_replace_nonfinite``) with monkeypatch; the error box is non-blocking (``open()``)
+so a test can find it among the top-level widgets and read it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from volta_core.io import NonFiniteVoxelsError, SeriesInfo, VolumeReadError
+
+READ_ERROR_BOX = "read_error_box"
+RESEARCH_USE = "For research use only. Not for diagnosis."
+
+
+def show_read_error(parent: QWidget, error: VolumeReadError) -> QMessageBox:
+    """A warning box with what went wrong and what to do; returns at once (window-modal)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Could not open scan", error.message,
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName(READ_ERROR_BOX)
+    box.setInformativeText(error.hint)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def show_unexpected_error(parent: QWidget, error: BaseException) -> QMessageBox:
+    """For failures that are not a ``VolumeReadError`` (a bug, or out of memory)."""
+    box = QMessageBox(QMessageBox.Icon.Critical, "Could not open scan",
+                      f"Unexpected error: {type(error).__name__}: {error}",
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName(READ_ERROR_BOX)
+    box.setInformativeText("The scan that was open stays open. Please report this problem.")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+class SeriesDialog(QDialog):
+    """Pick one DICOM series of a folder; ``selected_uid()`` after ``accept``."""
+
+    def __init__(self, series: list[SeriesInfo], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose a DICOM series")
+        self._series = list(series)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("This folder holds several series. Which one do you want to open?"))
+        self.list = QListWidget(self)
+        self.list.addItems([info.label() for info in self._series])
+        self.list.setCurrentRow(0)
+        self.list.itemDoubleClicked.connect(self.accept)
+        layout.addWidget(self.list)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
+                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def selected_uid(self) -> str | None:
+        row = self.list.currentRow()
+        return self._series[row].uid if 0 <= row < len(self._series) else None
+
+
+def choose_series(parent: QWidget, series: list[SeriesInfo]) -> str | None:
+    """Ask which series to open; the chosen SeriesInstanceUID or ``None`` (cancelled)."""
+    dialog = SeriesDialog(series, parent)
+    try:
+        return dialog.selected_uid() if dialog.exec() == QDialog.DialogCode.Accepted else None
+    finally:
+        dialog.deleteLater()
+
+
+def choose_volume_index(parent: QWidget, n_volumes: int, name: str) -> int | None:
+    """Ask which volume of a 4D image to open (shown 1-based); 0-based index or ``None``."""
+    value, ok = QInputDialog.getInt(
+        parent, "Choose a volume",
+        f"'{name}' holds {n_volumes} volumes (e.g. time points).\nWhich one do you want to open?",
+        1, 1, n_volumes, 1)
+    return value - 1 if ok else None
+
+
+def confirm_replace_nonfinite(parent: QWidget, error: NonFiniteVoxelsError) -> bool:
+    """Offer to open the scan with its NaN/infinite voxels replaced by 0."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Scan has invalid voxels", error.message,
+                      QMessageBox.StandardButton.Cancel, parent)
+    box.setInformativeText(f"{error.n_nonfinite:,} voxels are NaN or infinite.")
+    replace = box.addButton("Replace with 0 and open", QMessageBox.ButtonRole.AcceptRole)
+    box.exec()
+    accepted = box.clickedButton() is replace
+    box.deleteLater()
+    return accepted
+
+
+def show_about(parent: QWidget, version: str) -> None:
+    """The About box, with the research-use statement."""
+    QMessageBox.about(
+        parent, "About VolTA-3D Studio",
+        f"<h3>VolTA-3D Studio {version}</h3>"
+        "<p>Open brain MRI scans in linked slice and 3D views, and segment the hippocampus "
+        "with a self-supervised 3D vision transformer, locally.</p>"
+        f"<p><b>{RESEARCH_USE}</b></p>")

@@ -1,0 +1,1 @@
+"""Dock widgets that observe and set state."""
