@@ -1,0 +1,116 @@
+"""Fine-tuning models: encoder + task head, each returning a dict of named outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from volta_core.model.heads.classifier import ClassificationHead
+from volta_core.model.heads.seg_decoder import UNETRDecoder3D
+from volta_core.model.vit3d import VisionTransformer3D, build_encoder
+
+__all__ = ["VoltaSegmenter", "VoltaClassifier", "build_segmenter", "build_classifier"]
+
+
+class VoltaSegmenter(nn.Module):
+    """ViT encoder + UNETR decoder.
+
+    Args:
+        encoder: The 3D ViT (its ``patch_size`` must match the decoder's).
+        decoder: A :class:`UNETRDecoder3D` whose ``tap_layers`` lie in ``1..encoder.depth``.
+
+    Raises:
+        ValueError: Mismatched patch size, width or tap layers.
+    """
+
+    def __init__(self, encoder: VisionTransformer3D, decoder: UNETRDecoder3D) -> None:
+        super().__init__()
+        if decoder.patch_size != encoder.patch_size or decoder.encoder_dim != encoder.embed_dim:
+            raise ValueError(
+                f"decoder (patch {decoder.patch_size}, dim {decoder.encoder_dim}) does not fit the "
+                f"encoder (patch {encoder.patch_size}, dim {encoder.embed_dim})."
+            )
+        if max(decoder.tap_layers) > encoder.depth or min(decoder.tap_layers) < 1:
+            raise ValueError(f"tap_layers {decoder.tap_layers} outside 1..{encoder.depth}.")
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Segment a volume.
+
+        Args:
+            x: ``(B, C, D, H, W)``, sides divisible by the patch size.
+
+        Returns:
+            ``{"logits": (B, num_classes, D, H, W)}``.
+        """
+        feats = self.encoder(x, return_layers=self.decoder.tap_layers)
+        return {"logits": self.decoder(x, feats)}
+
+
+class VoltaClassifier(nn.Module):
+    """ViT encoder + classification head.
+
+    Args:
+        encoder: The 3D ViT.
+        head: A :class:`ClassificationHead` with ``embed_dim == encoder.embed_dim``.
+    """
+
+    def __init__(self, encoder: VisionTransformer3D, head: ClassificationHead) -> None:
+        super().__init__()
+        if head.embed_dim != encoder.embed_dim:
+            raise ValueError(f"head embed_dim {head.embed_dim} != encoder embed_dim {encoder.embed_dim}.")
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Classify a volume.
+
+        Args:
+            x: ``(B, C, D, H, W)``.
+
+        Returns:
+            ``{"logits": (B, num_classes)}``.
+        """
+        feats = self.encoder(x, return_layers=())
+        return {"logits": self.head(feats.cls_token, feats.patch_tokens)}
+
+
+def build_segmenter(
+    encoder: str | VisionTransformer3D = "vit3d_tiny",
+    num_classes: int = 3,
+    feature_size: int = 16,
+    **encoder_overrides: Any,
+) -> VoltaSegmenter:
+    """Encoder (preset name or module) + UNETR decoder tapping the encoder's ``out_indices``.
+
+    Args:
+        encoder: Preset name (see ``ENCODERS.names()``) or a built encoder.
+        num_classes: Segmentation classes.
+        feature_size: Decoder full-resolution channels.
+        **encoder_overrides: Passed to the preset when ``encoder`` is a name.
+    """
+    enc = build_encoder(encoder, **encoder_overrides) if isinstance(encoder, str) else encoder
+    k = enc.patch_size.bit_length() - 1
+    if len(enc.out_indices) < k:
+        raise ValueError(
+            f"encoder out_indices {enc.out_indices} has fewer than the {k} taps patch {enc.patch_size} needs."
+        )
+    taps = enc.out_indices[-k:]  # the deepest k tapped blocks
+    dec = UNETRDecoder3D(enc.embed_dim, enc.patch_size, enc.in_chans, num_classes, feature_size, taps)
+    return VoltaSegmenter(enc, dec)
+
+
+def build_classifier(
+    encoder: str | VisionTransformer3D = "vit3d_tiny",
+    num_classes: int = 2,
+    use_patch_mean: bool = True,
+    hidden_dim: int | None = None,
+    dropout: float = 0.0,
+    **encoder_overrides: Any,
+) -> VoltaClassifier:
+    """Encoder (preset name or module) + :class:`ClassificationHead`."""
+    enc = build_encoder(encoder, **encoder_overrides) if isinstance(encoder, str) else encoder
+    head = ClassificationHead(enc.embed_dim, num_classes, use_patch_mean, hidden_dim, dropout)
+    return VoltaClassifier(enc, head)
