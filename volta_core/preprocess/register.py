@@ -1,0 +1,381 @@
+"""Affine registration of a scan to the template (SimpleITK, Mattes mutual information).
+
+Design, for scans with or without skull and with thick slices:
+
+1. **Working images.** The scan is block-averaged (``BinShrink``) to about ``working_spacing_mm``
+   (3 mm) once, so every later smoothing/sampling touches ~0.6 M voxels instead of 16 M. A
+   5 mm slice axis is simply not shrunk. Metric gradients are computed at the sampled points
+   only (no gradient image of the whole scan per level).
+2. **Initialisation by the top of the head.** The translation aligns the centre of mass of the
+   upper ``cap_height_mm`` of the foreground with the same statistic of the template brain
+   mask. Unlike the centre of mass of the whole foreground it does not move with the neck
+   or with how far down the field of view reaches. If the head has a skull, its top lies
+   10-30 mm above the brain's (fsaverage: ~20 mm): a few S-I shifts of the
+   guess are ranked by the metric on 6 mm copies, and the fit starts from the best. If it
+   scores below ``accept_quality`` the next ones are tried and the best fit is kept.
+3. **Two stages, coarse to fine.** Similarity (rigid + isotropic scale), then full affine;
+   multi-resolution (6 mm then 3 mm; the affine stage only at 3 mm). Mattes mutual information tolerates the skull (absent from the template) and
+   contrast differences; it is measured only inside the dilated template brain mask.
+4. **Quality score.** Normalised cross-correlation between the template and the warped scan
+   inside the eroded template brain mask, clipped to [0, 1]: > 0.95 for the template warped,
+   ~0.75 for a real head with skull (fsaverage), < 0.3 for a failed fit. Scans are assumed to
+   be roughly upright in the scanner frame (superior = +z), as real acquisitions are.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from volta_core.io.volume import Volume
+from volta_core.preprocess.normalize import foreground_mask
+from volta_core.preprocess.sitk_bridge import (
+    array_to_sitk,
+    ras_matrix_to_transform,
+    sitk_affine,
+    sitk_to_array,
+    transform_to_ras_matrix,
+)
+from volta_core.preprocess.template import Template
+
+RegistrationMode = Literal["rigid", "similarity", "affine"]
+
+class RegistrationError(ValueError):
+    """The scan cannot be registered (constant, too small, or the optimiser failed)."""
+
+
+#: Below this quality score a registration should be shown to the user as doubtful.
+QUALITY_WARNING_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """Knobs of :func:`register_to_template`.
+
+    The defaults take ~1.3 CPU-s for a 256^3 1 mm scan and fit known affines to < 1 mm
+    (landmark error, tests). ``working_spacing_mm=2.0`` gives ~0.3 mm for ~60 % more time.
+
+    Attributes:
+        working_spacing_mm: the scan is block-averaged to about this voxel size first.
+        shrink_factors: multi-resolution levels of the template grid (stored at 1.5 mm, so
+            (4, 2) means 6 mm and 3 mm levels).
+        smoothing_sigmas: Gaussian sigma per level, in voxels of that level.
+        iterations: maximum optimiser iterations per level.
+        sampling_fraction: fraction of mask voxels sampled by the metric per iteration.
+        histogram_bins: Mattes mutual-information bins.
+        cap_height_mm: height of the head/brain top used for the initial translation.
+        max_step_mm: first optimiser step (about mm of displacement, scales from physical shift).
+        relaxation: step shrink factor each time the gradient direction reverses.
+        accept_quality: a similarity fit with at least this quality is accepted; below it the
+            next initialisation is tried (the best one is kept).
+        affine_levels: the affine stage, which starts from the similarity fit, runs only the
+            last this many levels.
+        mask_dilation_voxels: the metric is measured in the template brain mask dilated by
+            this many template voxels (a band of background keeps the brain edge in view).
+        max_attempts: similarity fits tried at most (from the best-ranked initialisations).
+        search_offsets_mm: S-I shifts (mm) of the head-top initialisation that are ranked.
+        threads: SimpleITK threads.
+        seed: sampling seed (registration is deterministic for a given seed).
+    """
+
+    working_spacing_mm: float = 3.0
+    shrink_factors: tuple[int, ...] = (4, 2)
+    smoothing_sigmas: tuple[float, ...] = (1.0, 0.5)
+    iterations: int = 60
+    sampling_fraction: float = 0.2
+    histogram_bins: int = 32
+    cap_height_mm: float = 90.0
+    threads: int = 2
+    seed: int = 1234
+    max_step_mm: float = 2.0
+    relaxation: float = 0.7
+    accept_quality: float = 0.5
+    max_attempts: int = 3
+    search_offsets_mm: tuple[float, ...] = (0.0, -10.0, -20.0, -30.0, 10.0)
+    affine_levels: int = 1
+    mask_dilation_voxels: int = 1
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    """A fitted template -> scan transform and how good it is.
+
+    Attributes:
+        template_to_scan: ``(4, 4)`` map from template RAS mm to scan RAS mm. A voxel of the
+            model grid is looked up in the scan through this map.
+        mode: ``"rigid"``, ``"similarity"`` or ``"affine"``.
+        metric_value: final Mattes mutual information (negative; lower is better).
+        quality: normalised cross-correlation of template and warped scan in the brain, [0, 1].
+        converged: True when the last level stopped before its iteration limit.
+        iterations: optimiser iterations of the last level.
+        seconds: wall time of the registration.
+        initial_translation_mm: translation (RAS mm) of the initialisation.
+    """
+
+    template_to_scan: np.ndarray
+    mode: str
+    metric_value: float
+    quality: float
+    converged: bool
+    iterations: int
+    seconds: float
+    initial_translation_mm: tuple[float, float, float]
+
+    @property
+    def is_reliable(self) -> bool:
+        """Quality at or above :data:`QUALITY_WARNING_THRESHOLD`."""
+        return self.quality >= QUALITY_WARNING_THRESHOLD
+
+    def template_to_scan_points(self, points_mm: np.ndarray) -> np.ndarray:
+        """Map template RAS mm points ``(..., 3)`` to scan RAS mm."""
+        p = np.asarray(points_mm, dtype=np.float64)
+        return p @ self.template_to_scan[:3, :3].T + self.template_to_scan[:3, 3]
+
+    def scan_to_template_points(self, points_mm: np.ndarray) -> np.ndarray:
+        """Map scan RAS mm points ``(..., 3)`` to template RAS mm."""
+        inv = np.linalg.inv(self.template_to_scan)
+        p = np.asarray(points_mm, dtype=np.float64)
+        return p @ inv[:3, :3].T + inv[:3, 3]
+
+    @staticmethod
+    def identity() -> RegistrationResult:
+        """The no-op registration (scan already in template space)."""
+        return RegistrationResult(np.eye(4), "identity", 0.0, 1.0, True, 0, 0.0, (0.0, 0.0, 0.0))
+
+
+def _working_image(volume: Volume, spacing_mm: float) -> sitk.Image:
+    """The scan as float32 SimpleITK image, block-averaged to about ``spacing_mm``."""
+    image = array_to_sitk(volume.data, volume.affine)
+    factors = [max(1, int(round(spacing_mm / s))) for s in image.GetSpacing()]
+    if any(f > 1 for f in factors):
+        image = sitk.BinShrink(image, factors)
+    return image
+
+
+def _cap_center(data: np.ndarray, mask: np.ndarray, affine: np.ndarray, cap_height_mm: float) -> np.ndarray:
+    """Centre of mass (RAS mm) of the top ``cap_height_mm`` of ``mask``."""
+    idx = np.argwhere(mask)
+    if idx.shape[0] < 10:
+        idx = np.argwhere(np.ones_like(mask))
+    world = idx @ affine[:3, :3].T + affine[:3, 3]
+    top = np.percentile(world[:, 2], 99.5)
+    return world[world[:, 2] > top - cap_height_mm].mean(axis=0)
+
+
+def _head_mask(data: np.ndarray) -> np.ndarray:
+    """Largest connected component of the foreground, holes filled."""
+    mask = foreground_mask(data)
+    labels, n = ndimage.label(mask)
+    if n > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        mask = labels == int(sizes.argmax())
+    return mask
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else 0.0
+
+
+class _QualityScorer:
+    """NCC of template and warped scan inside the eroded brain, on a 3 mm template grid."""
+
+    def __init__(self, fixed: sitk.Image, mask_affine: np.ndarray, brain: np.ndarray) -> None:
+        self.grid = sitk.BinShrink(fixed, [2, 2, 2])
+        small_brain = sitk.BinShrink(array_to_sitk(brain.astype(np.float32), mask_affine), [2, 2, 2])
+        self.inside = ndimage.binary_erosion(sitk_to_array(small_brain) > 0.99, iterations=2)
+        self.template_values = sitk_to_array(self.grid)[self.inside]
+
+    def __call__(self, moving: sitk.Image, template_to_scan: np.ndarray) -> float:
+        if not self.inside.any():
+            return 0.0
+        warped = sitk.Resample(moving, self.grid, ras_matrix_to_transform(template_to_scan), sitk.sitkLinear, 0.0)
+        return float(np.clip(_ncc(self.template_values, sitk_to_array(warped)[self.inside]), 0.0, 1.0))
+
+
+class _IterationCounter:
+    def __init__(self, method: sitk.ImageRegistrationMethod) -> None:
+        self.method = method
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count = int(self.method.GetOptimizerIteration())
+
+
+def _run_stage(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    fixed_mask: sitk.Image,
+    initial: sitk.Transform,
+    settings: RegistrationSettings,
+    levels: int | None = None,
+) -> tuple[sitk.Transform, float, int, bool]:
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(settings.sampling_fraction, settings.seed)
+    method.SetMetricFixedMask(fixed_mask)
+    # gradients only at the sampled points, not as a filtered image of the whole scan per level
+    method.MetricUseMovingImageGradientFilterOff()
+    method.MetricUseFixedImageGradientFilterOff()
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=settings.max_step_mm,
+        minStep=0.05,
+        numberOfIterations=settings.iterations,
+        relaxationFactor=settings.relaxation,
+        gradientMagnitudeTolerance=1e-6,
+    )
+    method.SetOptimizerScalesFromPhysicalShift()
+    first_level = 0 if levels is None else max(0, len(settings.shrink_factors) - levels)
+    method.SetShrinkFactorsPerLevel(list(settings.shrink_factors[first_level:]))
+    method.SetSmoothingSigmasPerLevel(list(settings.smoothing_sigmas[first_level:]))
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
+    method.SetInitialTransform(initial, inPlace=True)
+    counter = _IterationCounter(method)
+    method.AddCommand(sitk.sitkIterationEvent, counter)
+    try:
+        method.Execute(fixed, moving)
+    except RuntimeError as error:  # ITK exceptions: e.g. all samples mapped outside the scan
+        raise RegistrationError(
+            f"registration to the template failed ({str(error).strip().splitlines()[-1]}); "
+            "check that the file is a 3D head scan, or preprocess with space='native'"
+        ) from error
+    converged = counter.count + 1 < settings.iterations
+    return initial, float(method.GetMetricValue()), counter.count + 1, converged
+
+
+def _rank_candidates(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    fixed_mask: sitk.Image,
+    transforms: list[sitk.Transform],
+    translations: list[np.ndarray],
+    settings: RegistrationSettings,
+) -> list[np.ndarray]:
+    """Initial translations sorted by Mattes MI (best first), evaluated on ~6 mm copies."""
+    factor = settings.shrink_factors[0]
+    small_fixed = sitk.BinShrink(fixed, [factor] * 3)
+    small_mask = sitk.Cast(sitk.BinShrink(sitk.Cast(fixed_mask, sitk.sitkFloat32), [factor] * 3) > 0.5, sitk.sitkUInt8)
+    moving_factors = [max(1, int(round(small_fixed.GetSpacing()[0] / s))) for s in moving.GetSpacing()]
+    small_moving = sitk.BinShrink(moving, moving_factors)
+    scores = []
+    for transform in transforms:
+        method = sitk.ImageRegistrationMethod()
+        method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
+        method.SetMetricFixedMask(small_mask)
+        method.SetInterpolator(sitk.sitkLinear)
+        method.SetInitialTransform(transform, inPlace=False)
+        scores.append(float(method.MetricEvaluate(small_fixed, small_moving)))
+    return [translations[i] for i in np.argsort(scores, kind="stable")]
+
+
+def register_to_template(
+    volume: Volume,
+    template: Template,
+    *,
+    mode: RegistrationMode = "affine",
+    settings: RegistrationSettings | None = None,
+) -> RegistrationResult:
+    """Fit the transform that maps template space onto the scan.
+
+    Args:
+        volume: the scan (any orientation, spacing, with or without skull).
+        template: the template to register to (:func:`~volta_core.preprocess.template.load_template`).
+        mode: ``"rigid"`` (6 dof), ``"similarity"`` (7 dof) or ``"affine"`` (12 dof; the
+            similarity fit initialises it).
+        settings: speed/accuracy knobs; defaults to :class:`RegistrationSettings`.
+
+    Returns:
+        :class:`RegistrationResult` with ``template_to_scan`` (RAS mm -> RAS mm).
+
+    Raises:
+        ValueError: for an unknown mode or inconsistent settings.
+        RegistrationError: for a constant or too small scan, or when the optimiser fails.
+    """
+    if mode not in ("rigid", "similarity", "affine"):
+        raise ValueError(f"mode must be 'rigid', 'similarity' or 'affine', got {mode!r}")
+    settings = settings or RegistrationSettings()
+    if len(settings.shrink_factors) != len(settings.smoothing_sigmas):
+        raise ValueError("shrink_factors and smoothing_sigmas need one entry per level")
+    started = time.perf_counter()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(settings.threads)
+
+    fixed = array_to_sitk(template.image.data, template.image.affine)
+    brain = template.mask.data > 0
+    fixed_mask_arr = brain
+    if settings.mask_dilation_voxels > 0:
+        fixed_mask_arr = ndimage.binary_dilation(brain, iterations=settings.mask_dilation_voxels)
+    fixed_mask_arr = fixed_mask_arr.astype(np.uint8)
+    fixed_mask = sitk.Cast(array_to_sitk(fixed_mask_arr, template.mask.affine), sitk.sitkUInt8)
+    extent_mm = np.asarray(volume.shape) * np.asarray(volume.spacing)
+    if extent_mm.min() < 40.0:
+        raise RegistrationError(
+            f"the scan covers only {extent_mm.round(1).tolist()} mm: registration to the template "
+            "needs a 3D volume of the head (at least 40 mm along every axis)"
+        )
+    moving = _working_image(volume, settings.working_spacing_mm)
+    moving_arr = sitk_to_array(moving)
+    if not np.any(moving_arr != moving_arr.flat[0]):
+        raise RegistrationError("the scan is constant: nothing to register")
+    moving_affine = sitk_affine(moving)
+
+    head = _head_mask(moving_arr)
+    fixed_center = _cap_center(template.image.data, brain, template.image.affine, settings.cap_height_mm)
+    cap_center = _cap_center(moving_arr, head, moving_affine, settings.cap_height_mm)
+    center_lps = (float(-fixed_center[0]), float(-fixed_center[1]), float(fixed_center[2]))
+
+    def initial_transform(translation_ras: np.ndarray) -> sitk.Transform:
+        transform = sitk.Euler3DTransform() if mode == "rigid" else sitk.Similarity3DTransform()
+        transform.SetCenter(center_lps)
+        transform.SetTranslation((float(-translation_ras[0]), float(-translation_ras[1]), float(translation_ras[2])))
+        return transform
+
+    # robust initialisation: the head-top guess shifted along S-I (a skull raises the top of
+    # the head above the brain's, by a subject-dependent amount), ranked by the metric on
+    # coarse copies; the similarity fit runs from the best, then the next ones while the fit
+    # scores below accept_quality (field of view cutting the head, unusual neck ...)
+    candidates = [cap_center - fixed_center + np.array([0.0, 0.0, dz]) for dz in settings.search_offsets_mm]
+    candidates = _rank_candidates(fixed, moving, fixed_mask, [initial_transform(c) for c in candidates], candidates, settings)
+    scorer = _QualityScorer(fixed, template.mask.affine, brain)
+
+    best: tuple[float, sitk.Transform, float, int, bool, np.ndarray] | None = None
+    for translation_ras in candidates[: settings.max_attempts]:
+        fitted, metric, iterations, converged = _run_stage(
+            fixed, moving, fixed_mask, initial_transform(translation_ras), settings
+        )
+        quality = scorer(moving, transform_to_ras_matrix(fitted))
+        if best is None or quality > best[0]:
+            best = (quality, fitted, metric, iterations, converged, translation_ras)
+        if quality >= settings.accept_quality:
+            break
+    assert best is not None
+    quality, transform, metric, iterations, converged, translation_ras = best
+    if mode == "affine":
+        second = sitk.AffineTransform(3)
+        second.SetCenter(center_lps)
+        second.SetMatrix(transform.GetMatrix())
+        second.SetTranslation(transform.GetTranslation())
+        transform, metric, iterations, converged = _run_stage(
+            fixed, moving, fixed_mask, second, settings, levels=settings.affine_levels
+        )
+        quality = scorer(moving, transform_to_ras_matrix(transform))
+    template_to_scan = transform_to_ras_matrix(transform)
+    return RegistrationResult(
+        template_to_scan=template_to_scan,
+        mode=mode,
+        metric_value=metric,
+        quality=quality,
+        converged=converged,
+        iterations=iterations,
+        seconds=time.perf_counter() - started,
+        initial_translation_mm=tuple(float(v) for v in translation_ras),  # type: ignore[arg-type]
+    )
