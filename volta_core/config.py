@@ -1,0 +1,287 @@
+"""Training configurations as plain data: dataclasses <-> YAML/JSON, with dotted overrides.
+
+Configs never hold executable strings: names (encoder presets, tasks) resolve to code only
+through :mod:`volta_core.registry`. Overrides are ``key=value`` pairs whose value is parsed
+with ``yaml.safe_load`` (numbers, booleans, lists, ``null``) and then type-checked against the
+dataclass field, so a typo in a key or a wrong type is an error, not a silent no-op.
+
+Example::
+
+    cfg = load_config(PretrainConfig, "configs/pretrain_tiny.yaml", ["optim.lr=1e-4", "steps=50"])
+    save_config(cfg, run_dir / "config.yaml")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid (unknown key, wrong type, unreadable file)."""
+
+
+@dataclass
+class DataConfig:
+    """How scans become model inputs (shared by training and, later, inference).
+
+    Attributes:
+        spacing: isotropic voxel size in mm of the model space. 1.5 mm with ``size=96`` gives
+            a 144 mm field of view, which holds a skull-stripped adult brain left-right and
+            superior-inferior (a few mm of the frontal/occipital poles may be cut) and fits
+            216 tokens at patch 16.
+        size: edge of the cubic model input in voxels (must be a multiple of the patch size).
+        normalisation: ``"percentile"`` (robust 0.5/99.5 percentiles -> [0, 1]) or ``"zscore"``
+            (zero mean, unit variance inside the foreground).
+        cache: keep prepared samples in memory (datasets here are small).
+        num_workers: DataLoader workers (spawn context); 0 loads in the training process.
+    """
+
+    spacing: float = 1.5
+    size: int = 96
+    normalisation: str = "percentile"
+    cache: bool = True
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """Encoder preset (a name in ``volta_core.registry.ENCODERS``) and its overrides."""
+
+    encoder: str = "vit3d_tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with per-iteration warmup + cosine schedules for lr and weight decay."""
+
+    lr: float = 5e-4
+    min_lr: float = 1e-6
+    warmup_steps: int = 10
+    weight_decay: float = 0.04
+    weight_decay_end: float = 0.2
+    grad_clip: float = 3.0
+    accumulation: int = 1
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+
+
+@dataclass
+class SSLConfig:
+    """Self-supervised objective (VolTA: global + masked local + reconstruction)."""
+
+    momentum_start: float = 0.996
+    momentum_end: float = 1.0
+    teacher_temp_start: float = 0.04
+    teacher_temp_end: float = 0.07
+    teacher_temp_warmup_steps: int = 30
+    mask_ratio: float = 0.5
+    min_crop_scale: float = 0.5
+    max_block_patches: int = 3
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PretrainConfig:
+    """Self-supervised pretraining run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+    data_path: str = ""  # BIDS folder or CSV manifest; empty = synthetic volumes
+    synthetic_subjects: int = 8
+    batch_size: int = 2
+    steps: int = 100
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (mixed precision on CUDA only)
+    log_every: int = 1
+    checkpoint_every: int = 50
+    threads: int = 0  # torch intra-op threads; 0 = cores // world_size
+
+
+@dataclass
+class FinetuneConfig:
+    """Supervised fine-tuning run (segmentation or classification)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, weight_decay=0.01,
+                                                                    weight_decay_end=0.01))
+    task: str = "seg"  # seg | sex | ad
+    data_path: str = ""
+    init: str = ""  # pretrained bundle or pretrain run folder
+    mode: str = "full"  # full | linear (frozen encoder, linear probe)
+    seg_feature_size: int = 16  # UNETR decoder channels at full resolution (8 halves CPU cost)
+    layer_decay: float = 0.75
+    batch_size: int = 2
+    epochs: int = 20
+    val_fraction: float = 0.2
+    augment: bool = True
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    log_every: int = 1
+    checkpoint_every: int = 50
+    threads: int = 0
+    min_per_class: int = 2
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain, JSON/YAML-serialisable data."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type[ConfigT], data: dict[str, Any], _prefix: str = "") -> ConfigT:
+    """Build a config dataclass from plain data, rejecting unknown keys and wrong types.
+
+    Raises:
+        ConfigError: with the dotted key at fault.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_prefix or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key(s): {', '.join(_prefix + k for k in unknown)}; "
+                          f"known: {', '.join(sorted(names))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, _prefix + name)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key + ".")
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        return _coerce(next(a for a in args if a is not type(None)), value, key)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp) or (Any,)
+        return [_coerce(item, v, key) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is str and isinstance(value, str):
+        return value
+    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"{key}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides to nested plain data (returns a new dict).
+
+    Values are parsed with ``yaml.safe_load`` (so ``1e-4`` is a float, ``[1,2]`` a list,
+    ``true`` a bool); nothing is ever evaluated as code.
+    """
+    out = json.loads(json.dumps(data))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"override {item!r} has an empty key")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: cannot parse value: {exc}") from exc
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        node[parts[-1]] = _yaml_number(value, raw)
+    return out
+
+
+def _yaml_number(value: Any, raw: str) -> Any:
+    """YAML 1.1 reads ``1e-4`` as a string: read such scientific numbers as floats."""
+    if isinstance(value, str):
+        try:
+            return float(raw) if any(c in raw.lower() for c in "e.") else value
+        except ValueError:
+            return value
+    return value
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file into plain data."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid YAML/JSON: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return _floatify(data)
+
+
+def _floatify(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _floatify(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_floatify(v) for v in data]
+    if isinstance(data, str):
+        return _yaml_number(data, data) if data[:1].isdigit() or data[:1] in "-." else data
+    return data
+
+
+def load_config(cls: type[ConfigT], path: str | Path | None = None,
+                overrides: list[str] | None = None) -> ConfigT:
+    """Defaults, then the file (if any), then overrides -> a validated config dataclass."""
+    base = to_dict(cls())
+    if path:
+        base = _merge(base, read_config_file(path))
+    base = apply_overrides(base, overrides or [])
+    return from_dict(cls, base)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("overrides", "model_kwargs"):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def save_config(cfg: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML (the run folder's ``config.yaml``)."""
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,261 @@
+"""Model bundles: a folder with ``model.safetensors`` and ``model_card.json``. Never unpickles.
+
+Layout::
+
+    my_model/
+      model.safetensors   # state dict of the task model (keys "encoder.*", "decoder.*", "head.*")
+      model_card.json     # ModelCard as JSON (format version, architecture, input spec, heads ...)
+
+The card says everything needed to rebuild the network and to prepare inputs the way training
+did: encoder preset + overrides, input spacing/size/orientation/normalisation, which heads are
+present and TRAINED, their label names, the training data and the measured metrics.
+This module is in the model layer: it must not import ``data``, ``train`` or ``io``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "model_card.json"
+HEAD_NAMES = ("segmentation", "sex", "ad")
+DEFAULT_LABELS = {
+    "segmentation": {"0": "background", "1": "left hippocampus", "2": "right hippocampus"},
+    "sex": {"0": "F", "1": "M"},
+    "ad": {"0": "CN", "1": "AD"},
+}
+INTENDED_USE = "research use only, not for diagnosis"
+
+
+class BundleError(ValueError):
+    """A bundle is missing, damaged or its card is invalid (the message says which field)."""
+
+
+@dataclass
+class ModelCard:
+    """Everything about a bundled model except its weights.
+
+    Attributes:
+        name: human name of the model.
+        architecture: ``{"encoder": preset, "overrides": {...}, "model": "segmenter" |
+            "classifier" | "encoder", "num_classes": int}``.
+        input: ``{"spacing_mm": [x, y, z], "size": [D, H, W], "orientation": "RAS",
+            "normalisation": "percentile" | "zscore"}``.
+        heads: head name -> ``{"trained": bool, "labels": {"0": name, ...}}`` for
+            ``segmentation``, ``sex`` and ``ad``.
+        training_data: free-form summary (dataset, counts per class, augmentations ...).
+        metrics: metric name -> value, plus ``"protocol"`` describing how they were measured.
+        licence: licence of the weights (and of the data they derive from).
+        intended_use: always states research use only.
+        created: ISO 8601 UTC timestamp.
+        code_version: ``git describe`` of the code that trained it (or the package version).
+        format_version: bundle format version.
+    """
+
+    name: str
+    architecture: dict[str, Any]
+    input: dict[str, Any]
+    heads: dict[str, dict[str, Any]]
+    training_data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    licence: str = "research use only; see resources/licenses"
+    intended_use: str = INTENDED_USE
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    code_version: str = "unknown"
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelCard:
+        """Validate plain data and build a card.
+
+        Raises:
+            BundleError: a required field is missing, has the wrong type or an unsupported value.
+        """
+        if not isinstance(data, dict):
+            raise BundleError("model card must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BundleError(f"model card has unknown field(s): {', '.join(unknown)}")
+        for key in ("name", "architecture", "input", "heads"):
+            if key not in data:
+                raise BundleError(f"model card lacks the required field {key!r}")
+        version = data.get("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            raise BundleError(f"model card format_version {version!r} is not supported (this app reads "
+                              f"1..{FORMAT_VERSION}); update VolTA-3D Studio")
+        _expect(data, "name", str)
+        arch = _expect(data, "architecture", dict)
+        if not isinstance(arch.get("encoder"), str):
+            raise BundleError("model card architecture.encoder must be an encoder preset name")
+        if arch.get("model", "encoder") not in ("segmenter", "classifier", "encoder"):
+            raise BundleError(f"model card architecture.model {arch.get('model')!r} must be segmenter, "
+                              "classifier or encoder")
+        if not isinstance(arch.get("overrides", {}), dict):
+            raise BundleError("model card architecture.overrides must be an object")
+        inp = _expect(data, "input", dict)
+        spacing, size = inp.get("spacing_mm"), inp.get("size")
+        if not (isinstance(spacing, list) and len(spacing) == 3 and all(isinstance(v, (int, float)) and v > 0 for v in spacing)):
+            raise BundleError("model card input.spacing_mm must be three positive numbers")
+        if not (isinstance(size, list) and len(size) == 3 and all(isinstance(v, int) and v > 0 for v in size)):
+            raise BundleError("model card input.size must be three positive integers")
+        if inp.get("orientation") != "RAS":
+            raise BundleError(f"model card input.orientation must be 'RAS', got {inp.get('orientation')!r}")
+        if inp.get("normalisation") not in ("percentile", "zscore"):
+            raise BundleError("model card input.normalisation must be 'percentile' or 'zscore'")
+        heads = _expect(data, "heads", dict)
+        for name, head in heads.items():
+            if name not in HEAD_NAMES:
+                raise BundleError(f"model card head {name!r} is unknown (expected {', '.join(HEAD_NAMES)})")
+            if not isinstance(head, dict) or not isinstance(head.get("trained"), bool):
+                raise BundleError(f"model card heads.{name}.trained must be true or false")
+            labels = head.get("labels")
+            if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+                raise BundleError(f"model card heads.{name}.labels must map class ids to names")
+        for key in ("training_data", "metrics"):
+            _expect(data, key, dict, required=False)
+        for key in ("licence", "intended_use", "created", "code_version"):
+            _expect(data, key, str, required=False)
+        if "research" not in data.get("intended_use", INTENDED_USE).lower():
+            raise BundleError("model card intended_use must state research use (not for diagnosis)")
+        return cls(**data)
+
+
+def _expect(data: dict[str, Any], key: str, tp: type, required: bool = True) -> Any:
+    if key not in data:
+        if required:
+            raise BundleError(f"model card lacks the required field {key!r}")
+        return None
+    value = data[key]
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise BundleError(f"model card field {key!r} must be a {tp.__name__}, got {type(value).__name__}")
+    return value
+
+
+def save_bundle(path: str | Path, model_state: dict[str, torch.Tensor], card: ModelCard) -> Path:
+    """Write a bundle folder (weights and card each written atomically).
+
+    Args:
+        path: bundle folder (created).
+        model_state: state dict of tensors.
+        card: validated before writing.
+
+    Raises:
+        BundleError: invalid card or a non-tensor in the state.
+    """
+    path = Path(path)
+    ModelCard.from_dict(card.to_dict())  # validate before touching the disk
+    bad = [k for k, v in model_state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise BundleError(f"model state holds non-tensor entries: {bad[:5]}")
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model_state.items()}
+    tmp_weights = path / f".{WEIGHTS_FILE}.tmp"
+    save_file(tensors, str(tmp_weights), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
+    os.replace(tmp_weights, path / WEIGHTS_FILE)
+    tmp_card = path / f".{CARD_FILE}.tmp"
+    tmp_card.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False), encoding="utf-8")
+    os.replace(tmp_card, path / CARD_FILE)
+    return path
+
+
+def read_card(path: str | Path) -> ModelCard:
+    """Read and validate only the card of a bundle.
+
+    Raises:
+        BundleError: missing folder/card or invalid card.
+    """
+    path = Path(path)
+    card_path = path / CARD_FILE
+    if not card_path.is_file():
+        raise BundleError(f"{path} is not a model bundle: {CARD_FILE} is missing")
+    try:
+        data = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{card_path} is not valid JSON: {exc}") from exc
+    return ModelCard.from_dict(data)
+
+
+def load_bundle(path: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
+    """Load a bundle's card and state dict (safetensors only: nothing is unpickled).
+
+    Raises:
+        BundleError: missing or damaged files, invalid card, weights inconsistent with the card.
+    """
+    path = Path(path)
+    card = read_card(path)
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise BundleError(f"{path} lacks {WEIGHTS_FILE}")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BundleError(f"{weights} is damaged or not a safetensors file: {exc}") from exc
+    if not any(k.startswith("encoder.") for k in state):
+        raise BundleError(f"{weights} holds no encoder weights (keys 'encoder.*')")
+    model = card.architecture.get("model", "encoder")
+    needed = {"segmenter": "decoder.", "classifier": "head."}.get(model)
+    if needed and not any(k.startswith(needed) for k in state):
+        raise BundleError(f"card says {model} but {weights} holds no '{needed}*' weights")
+    return card, state
+
+
+def build_model(card: ModelCard) -> torch.nn.Module:
+    """Rebuild the (untrained) network a card describes; load the bundle's state into it.
+
+    Raises:
+        BundleError: unknown encoder preset or inconsistent architecture fields.
+    """
+    from volta_core.model.networks import VoltaClassifier, VoltaSegmenter
+    from volta_core.model.heads.classifier import ClassificationHead
+    from volta_core.model.heads.seg_decoder import UNETRDecoder3D
+    from volta_core.model.vit3d import build_encoder
+
+    arch = card.architecture
+    try:
+        encoder = build_encoder(arch["encoder"], **arch.get("overrides", {}))
+        kind = arch.get("model", "encoder")
+        if kind == "segmenter":
+            dec = arch.get("decoder", {})
+            decoder = UNETRDecoder3D(encoder.embed_dim, encoder.patch_size, encoder.in_chans,
+                                     int(arch.get("num_classes", 3)), int(dec.get("feature_size", 16)),
+                                     tuple(dec.get("tap_layers", encoder.out_indices)))
+            return VoltaSegmenter(encoder, decoder)
+        if kind == "classifier":
+            head = arch.get("head", {})
+            return VoltaClassifier(encoder, ClassificationHead(
+                encoder.embed_dim, int(arch.get("num_classes", 2)), bool(head.get("use_patch_mean", True)),
+                head.get("hidden_dim")))
+        wrapper = torch.nn.Module()
+        wrapper.encoder = encoder
+        return wrapper
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"model card architecture cannot be built: {exc}") from exc
+
+
+def load_model(path: str | Path) -> tuple[ModelCard, torch.nn.Module]:
+    """Card and ready network (weights loaded, eval mode) of a bundle.
+
+    Raises:
+        BundleError: as :func:`load_bundle`, or weights that do not fit the architecture.
+    """
+    card, state = load_bundle(path)
+    model = build_model(card)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise BundleError(f"weights in {path} do not fit the architecture in its card: {exc}") from exc
+    return card, model.eval()

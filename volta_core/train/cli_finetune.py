@@ -1,0 +1,52 @@
+"""``volta finetune --task seg|sex|ad --data PATH [--init BUNDLE] [--config FILE] [key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from volta_core.train.cli_common import config_source, default_run_dir, error
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune for hippocampus segmentation, sex or AD classification",
+                       description="Validate the dataset, fine-tune, and write a model bundle into RUN_DIR/bundle.")
+    p.add_argument("--task", choices=("seg", "sex", "ad"), help="task (default: from the config, else seg)")
+    p.add_argument("--data", help="BIDS folder or CSV manifest")
+    p.add_argument("--init", help="pretrained model bundle or pretraining run folder")
+    p.add_argument("--config", help="YAML/JSON config (e.g. configs/finetune_seg_tiny.yaml)")
+    p.add_argument("--out", type=Path, help="run folder (default runs/finetune-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 mode=linear")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from volta_core.config import ConfigError, FinetuneConfig, load_config
+    from volta_core.train.checkpoint import CheckpointError
+    from volta_core.train.device import DeviceError
+    from volta_core.train.engine import TrainingDivergedError
+    from volta_core.train.finetune import DatasetInvalidError, run_finetune
+    from volta_core.train.task_models import InitError
+
+    if args.resume and not args.out:
+        return error("--resume needs --out RUN_DIR (the run to continue)", 2)
+    out = args.out or default_run_dir("finetune")
+    try:
+        cfg = load_config(FinetuneConfig, config_source(args.config, out, args.resume), args.overrides)
+        # paths go in as given, never through YAML parsing
+        cfg.task = args.task or cfg.task
+        cfg.data_path = args.data or cfg.data_path
+        cfg.init = args.init or cfg.init
+        if cfg.task not in ("seg", "sex", "ad"):
+            return error(f"task must be seg, sex or ad, got {cfg.task!r}", 2)
+        if not cfg.data_path:
+            return error("no dataset: pass --data PATH (BIDS folder or CSV manifest)", 2)
+        run_finetune(cfg, out, resume=args.resume)
+    except DatasetInvalidError as exc:
+        return error(str(exc), 2)
+    except (ConfigError, DeviceError, FileExistsError, CheckpointError, InitError, ValueError) as exc:
+        return error(str(exc), 2)
+    except TrainingDivergedError as exc:
+        return error(str(exc), 1)
+    return 0

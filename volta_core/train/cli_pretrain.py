@@ -1,0 +1,40 @@
+"""``volta pretrain --config FILE [key=value ...] [--out RUN_DIR] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from volta_core.train.cli_common import config_source, default_run_dir, error
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="self-supervised pretraining of the 3D ViT encoder",
+                       description="Pretrain with the VolTA objective. Progress: JSON lines on stdout "
+                                   "(see volta_core/train/events.py). Stop: SIGTERM/Ctrl-C or a STOP file "
+                                   "in the run folder; continue with --resume.")
+    p.add_argument("--config", help="YAML/JSON config (e.g. configs/pretrain_tiny.yaml)")
+    p.add_argument("--out", type=Path, help="run folder (default runs/pretrain-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=1e-4 steps=200")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from volta_core.config import ConfigError, PretrainConfig, load_config
+    from volta_core.model.ssl import NonFiniteLossError
+    from volta_core.train.checkpoint import CheckpointError
+    from volta_core.train.device import DeviceError
+    from volta_core.train.pretrain import run_pretraining
+
+    if args.resume and not args.out:
+        return error("--resume needs --out RUN_DIR (the run to continue)", 2)
+    out = args.out or default_run_dir("pretrain")
+    try:
+        cfg = load_config(PretrainConfig, config_source(args.config, out, args.resume), args.overrides)
+        run_pretraining(cfg, out, resume=args.resume)
+    except (ConfigError, DeviceError, FileExistsError, CheckpointError, ValueError) as exc:
+        return error(str(exc), 2)
+    except NonFiniteLossError as exc:
+        return error(str(exc), 1)
+    return 0

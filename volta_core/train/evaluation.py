@@ -1,0 +1,37 @@
+"""Evaluate a task model on a supervised dataset (segmentation or classification metrics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from volta_core.data.datasets import SupervisedDataset
+from volta_core.train.metrics import classification_metrics, segmentation_metrics
+
+
+@torch.no_grad()
+def predict_dataset(model: torch.nn.Module, dataset: SupervisedDataset, device: torch.device) -> list[dict]:
+    """Per-sample predictions: ``pred`` (D,H,W) labels for seg, ``prob`` of class 1 otherwise."""
+    model.eval()
+    out = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        logits = model(item["image"][None].to(device))["logits"].float()
+        if dataset.task == "seg":
+            out.append({"subject": item["subject"], "pred": logits.argmax(1)[0].cpu().numpy(),
+                        "target": item["mask"].numpy()})
+        else:
+            out.append({"subject": item["subject"], "prob": float(logits.softmax(-1)[0, 1]), "label": item["label"]})
+    return out
+
+
+def evaluate_model(model: torch.nn.Module, dataset: SupervisedDataset, task: str, device: torch.device,
+                   spacing: float) -> dict[str, float]:
+    """Mean segmentation metrics over samples, or classification metrics over the set."""
+    preds = predict_dataset(model, dataset, device)
+    if task == "seg":
+        per = [segmentation_metrics(p["pred"], p["target"], (spacing,) * 3) for p in preds]
+        keys = per[0].keys() if per else []
+        return {k: float(np.nanmean([m[k] for m in per])) if not all(np.isnan(m[k]) for m in per) else float("nan")
+                for k in keys}
+    return classification_metrics([p["label"] for p in preds], [p["prob"] for p in preds])

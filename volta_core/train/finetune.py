@@ -1,0 +1,280 @@
+"""Supervised fine-tuning: hippocampus segmentation (``seg``) or classification (``sex``, ``ad``).
+
+The dataset is validated first and the run refuses to start with the full problem list. The
+loop shares its machinery with pretraining (per-step warm-up + cosine lr/wd, AdamW, clipping,
+accumulation, exact resume, STOP/SIGTERM, JSON events) and writes a model bundle at the end.
+Losses: seg = cross-entropy + soft Dice (labels 1, 2); classification = class-weighted CE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from volta_core.config import FinetuneConfig, to_dict
+from volta_core.data.augment import supervised_augmentations
+from volta_core.data.collate import supervised_collate
+from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
+from volta_core.data.labels import LABEL_NAMES
+from volta_core.data.records import SampleRecord
+from volta_core.data.validate import ValidationReport, validate_dataset
+from volta_core.model.bundle import ModelCard, save_bundle
+from volta_core.model.optim_groups import freeze_encoder, param_groups_lrd
+from volta_core.train import distributed as D
+from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
+from volta_core.train.cv import subject_kfold
+from volta_core.train.device import choose_device, choose_precision
+from volta_core.train.engine import (
+    Throughput, TrainingDivergedError, checkpoint_state, make_schedules, make_stream, optimizer_step,
+    restore_state, to_device,
+)
+from volta_core.train.evaluation import evaluate_model
+from volta_core.train.events import EventLog
+from volta_core.train.run_folder import RunFolder, close_logger, code_version, make_logger, prepare_run_folder
+from volta_core.train.stopping import StopRequest
+from volta_core.train.task_models import build_task_model, card_heads, init_encoder
+
+
+class DatasetInvalidError(ValueError):
+    """The dataset has problems; ``report`` lists every one of them."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__("the dataset cannot be used for fine-tuning:\n" + report.summary())
+
+
+@dataclass
+class FinetuneResult:
+    """How a fine-tuning run ended and what it measured."""
+
+    status: str  # "finished" | "stopped"
+    step: int
+    run_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    bundle: Path | None = None
+    losses: list[float] = field(default_factory=list)
+
+
+def task_records(report: ValidationReport, task: str) -> list[SampleRecord]:
+    """Records usable for a task (MCI and unlabelled subjects are left out of ``sex``/``ad``)."""
+    assert report.dataset is not None
+    recs = report.dataset.records
+    if task == "seg":
+        return [r for r in recs if r.mask is not None]
+    if task == "sex":
+        return [r for r in recs if r.sex in LABEL_NAMES["sex"]]
+    return [r for r in recs if r.diagnosis in LABEL_NAMES["ad"]]
+
+
+def split_records(records: list[SampleRecord], task: str, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Subject-level train/validation split (fold 0 of a stratified k-fold, k = 1/val_fraction)."""
+    if val_fraction <= 0:
+        return list(range(len(records))), []
+    k = max(2, int(round(1.0 / val_fraction)))
+    labels = None if task == "seg" else [r.sex if task == "sex" else r.diagnosis for r in records]
+    fold = subject_kfold([r.subject for r in records], k, seed=seed, labels=labels)[0]
+    return fold.train, fold.val
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy + soft Dice over the foreground labels. logits (B,C,D,H,W), target (B,D,H,W)."""
+    ce = F.cross_entropy(logits, target)
+    probs = logits.float().softmax(dim=1)
+    onehot = F.one_hot(target, logits.shape[1]).permute(0, 4, 1, 2, 3).float()
+    dims = (0, 2, 3, 4)
+    inter = (probs * onehot).sum(dims)[1:]
+    denom = probs.sum(dims)[1:] + onehot.sum(dims)[1:]
+    dice = (2 * inter + 1.0) / (denom + 1.0)
+    return ce + (1.0 - dice).mean()
+
+
+def class_weights(labels: list[int], n_classes: int = 2) -> torch.Tensor:
+    """Inverse-frequency weights ``n / (k * count_c)`` (balanced cross-entropy)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    counts[counts == 0] = 1.0
+    return torch.tensor(len(labels) / (n_classes * counts), dtype=torch.float32)
+
+
+def run_finetune(cfg: FinetuneConfig, run_dir: str | Path, *, resume: bool = False,
+                 stream: TextIO | None = sys.stdout, split: tuple[list[int], list[int]] | None = None) -> FinetuneResult:
+    """Fine-tune for ``cfg.task`` on ``cfg.data_path``; writes a run folder with ``bundle/``.
+
+    Args:
+        cfg: resolved config.
+        run_dir: run folder.
+        resume: continue from ``checkpoints/last.pt``.
+        stream: where events are printed (``None``: only ``metrics.jsonl``).
+        split: explicit ``(train, val)`` indices into the task's records (cross-validation).
+
+    Raises:
+        DatasetInvalidError: the dataset failed validation (every problem in the message).
+        TrainingDivergedError: a loss became NaN/Inf.
+    """
+    info = D.env_dist_info()
+    torch.set_num_threads(D.threads_per_rank(info.world_size, cfg.threads))
+    device = choose_device(cfg.device, info.local_rank)
+    info = D.init_distributed(device)
+    run = prepare_run_folder(run_dir, cfg, resume=resume, is_main=info.is_main)
+    D.barrier(info)
+    events = EventLog(run.root, enabled=info.is_main, stream=stream)
+    log = make_logger(run, info.is_main, "finetune")
+    try:
+        report = validate_dataset(cfg.data_path, cfg.task, min_per_class=cfg.min_per_class)
+        if not report.ok:
+            err = DatasetInvalidError(report)
+            events.emit("failed", step=0, error=type(err).__name__, message=str(err),
+                        problems=[p.__dict__ for p in report.problems])
+            log.error("%s", err)
+            raise err
+        return _train(cfg, run, info, device, events, log, resume, report, split)
+    finally:
+        close_logger(log)
+        D.cleanup(info)
+
+
+def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.device, events: EventLog,
+           log: Any, resume: bool, report: ValidationReport, split: tuple[list[int], list[int]] | None) -> FinetuneResult:
+    torch.manual_seed(cfg.seed)
+    precision = choose_precision(device, cfg.precision)
+    records = task_records(report, cfg.task)
+    train_idx, val_idx = split or split_records(records, cfg.task, cfg.val_fraction, cfg.seed)
+    seg = cfg.task == "seg"
+
+    def volumes(idx: list[int]) -> PreparedVolumes:
+        return PreparedVolumes([records[i] for i in idx], spacing=cfg.data.spacing, size=cfg.data.size,
+                               normalisation=cfg.data.normalisation, with_masks=seg, cache=cfg.data.cache)
+
+    train_ds = SupervisedDataset(volumes(train_idx), cfg.task,
+                                 supervised_augmentations() if cfg.augment else None, seed=cfg.seed)
+    eval_ds = SupervisedDataset(volumes(val_idx), cfg.task) if val_idx else SupervisedDataset(train_ds.volumes, cfg.task)
+    eval_split = "val" if val_idx else "train"
+    batches = make_stream(train_ds, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
+                          num_workers=cfg.data.num_workers, collate_fn=supervised_collate)
+    model, arch = build_task_model(cfg)
+    if cfg.init:
+        n = init_encoder(model, cfg.init)
+        log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
+    if cfg.mode == "linear":
+        freeze_encoder(model)
+    elif cfg.mode != "full":
+        raise ValueError(f"mode must be 'full' or 'linear', got {cfg.mode!r}")
+    model.to(device)
+    groups = param_groups_lrd(model, cfg.optim.lr, cfg.optim.weight_decay, layer_decay=cfg.layer_decay)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))  # type: ignore[arg-type]
+    scaler = torch.amp.GradScaler(device.type) if precision.use_scaler else None
+    accum = cfg.optim.accumulation
+    steps_per_epoch = max(1, batches.batches_per_epoch // accum)
+    total = cfg.epochs * steps_per_epoch
+    sched = make_schedules(cfg.optim.lr, cfg.optim.min_lr, cfg.optim.weight_decay, cfg.optim.weight_decay_end,
+                           cfg.optim.warmup_steps, total)
+    weights = None if seg else class_weights([train_ds.label(i) for i in range(len(train_ds))]).to(device)
+    step, resumed, metrics = 0, False, {}
+    if resume and run.checkpoint.exists():
+        state = load_checkpoint(run.checkpoint, device)
+        step = restore_state(state, model, optimizer, scaler)
+        metrics = {k: float(v) for k, v in state.get("extra", {}).get("metrics", {}).items()}
+        resumed = True
+    ddp = D.wrap_ddp(model, device, info)
+    events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total, resumed=resumed,
+                device=str(device), precision=precision.name, world_size=info.world_size,
+                n_train=len(train_idx), n_val=len(val_idx), config=to_dict(cfg))
+    log.info("fine-tuning %s (%s, %s) on %s: %d train / %d val, %d steps", cfg.task, cfg.model.encoder, cfg.mode,
+             device, len(train_idx), len(val_idx), total)
+    it = batches.iterate(step * accum)
+    timer, losses, epoch_losses = Throughput(), [], []
+    model.train()
+    with StopRequest(run.root) as stop:
+        while step < total:
+            values = sched.apply(optimizer, step)
+            optimizer.zero_grad(set_to_none=True)
+            t0, wait0, loss_sum = time.perf_counter(), batches.wait_s, 0.0
+            for micro in range(accum):
+                _, batch = next(it)
+                batch = to_device(batch, device)
+                sync = contextlib.nullcontext() if (micro == accum - 1 or not info.enabled) else ddp.no_sync()
+                with sync:
+                    with precision.autocast(device):
+                        logits = ddp(batch["image"])["logits"]
+                        loss = seg_loss(logits, batch["mask"]) if seg else F.cross_entropy(
+                            logits.float(), batch["label"], weight=weights)
+                    if not torch.isfinite(loss.detach()):
+                        err = TrainingDivergedError(f"loss is {float(loss.detach())} at step {step + 1}: lower optim.lr, "
+                                                    "raise optim.warmup_steps or check the images")
+                        events.emit("failed", step=step + 1, error=type(err).__name__, message=str(err))
+                        raise err
+                    ((scaler.scale(loss / accum)) if scaler is not None else loss / accum).backward()
+                loss_sum += float(loss.detach()) / accum
+            grad_norm = optimizer_step(optimizer, params, cfg.optim.grad_clip, scaler)
+            step += 1
+            losses.append(loss_sum)
+            epoch_losses.append(loss_sum)
+            epoch = (step - 1) // steps_per_epoch
+            dt = time.perf_counter() - t0
+            avg = timer.update(dt)
+            if step % cfg.log_every == 0 or step == total:
+                events.emit("step", step=step, epoch=epoch, loss=loss_sum, **values, grad_norm=grad_norm,
+                            volumes_per_s=cfg.batch_size * accum * info.world_size / max(avg, 1e-9), step_s=dt,
+                            data_wait_frac=(batches.wait_s - wait0) / max(dt, 1e-9), eta_s=avg * (total - step))
+            if step % steps_per_epoch == 0:
+                events.emit("epoch", step=step, epoch=epoch, loss=float(np.mean(epoch_losses)))
+                epoch_losses = []
+                if info.is_main and (epoch + 1 == cfg.epochs or eval_split == "val"):
+                    metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing)
+                    events.emit("eval", step=step, epoch=epoch, split=eval_split, **metrics)
+                    log.info("epoch %d %s metrics: %s", epoch, eval_split, metrics)
+                model.train()
+            if step % cfg.checkpoint_every == 0 or step == total:
+                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics)
+            reason = stop.reason()
+            if D.any_rank(reason is not None, info) and step < total:
+                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics)
+                events.emit("stopped", step=step, epoch=epoch, reason=reason or "peer", path=run.checkpoint)
+                return FinetuneResult("stopped", step, run.root, metrics, None, losses)
+    bundle = None
+    if info.is_main:
+        bundle = _write_bundle(cfg, run, model, arch, report, records, train_idx, val_idx, metrics, eval_split)
+    events.emit("finished", step=step, path=bundle, **metrics)
+    return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
+
+
+def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Module, optimizer: Any,
+          step: int, epoch: int, scaler: Any, metrics: dict[str, float]) -> None:
+    if info.is_main:
+        save_checkpoint(run.checkpoint, checkpoint_state(model, optimizer, step, epoch, scaler,
+                                                         extra={"metrics": {k: float(v) for k, v in metrics.items()}}))
+        events.emit("checkpoint", step=step, epoch=epoch, path=run.checkpoint)
+    D.barrier(info)
+
+
+def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, arch: dict[str, Any],
+                  report: ValidationReport, records: list[SampleRecord], train_idx: list[int], val_idx: list[int],
+                  metrics: dict[str, float], eval_split: str) -> Path:
+    card = ModelCard(
+        name=f"volta3d-{cfg.model.encoder}-{cfg.task}",
+        architecture=arch,
+        input={"spacing_mm": [cfg.data.spacing] * 3, "size": [cfg.data.size] * 3, "orientation": "RAS",
+               "normalisation": cfg.data.normalisation},
+        heads=card_heads(cfg.task),
+        training_data={"source": str(cfg.data_path), "task": cfg.task, "n_train": len(train_idx),
+                       "n_val": len(val_idx), "class_counts": report.class_counts,
+                       "subjects_train": sorted({records[i].subject for i in train_idx}),
+                       "init": cfg.init or "random", "mode": cfg.mode, "epochs": cfg.epochs,
+                       "augmentation": cfg.augment},
+        metrics={**{k: float(v) for k, v in metrics.items()},
+                 "protocol": f"measured on the {eval_split} split ({len(val_idx) or len(train_idx)} samples) "
+                             f"after the last epoch, in model space ({cfg.data.spacing} mm); "
+                             + ("Dice/HD95 (mm)/relative volume error per side" if cfg.task == "seg"
+                                else "AUROC (rank-based), balanced accuracy, sensitivity, specificity at p>=0.5")},
+        code_version=code_version(),
+    )
+    state = {k: v for k, v in model.state_dict().items()}
+    return save_bundle(run.bundle, state, card)

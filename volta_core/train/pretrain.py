@@ -1,0 +1,230 @@
+"""Self-supervised VolTA-3D pretraining loop (resumable, stoppable, distributed).
+
+Per optimizer step ``t``: lr / weight decay (warm-up + cosine), teacher momentum (cosine to 1)
+and teacher temperature (linear warm-up) come from ``CosineScheduler``s indexed by ``t``;
+``accumulation`` micro-batches are summed before one AdamW step with gradient clipping; the
+teacher is then updated by EMA. Progress goes out as JSON-lines events (see ``events.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+
+from volta_core.config import PretrainConfig, to_dict
+from volta_core.data.collate import SSLCollate
+from volta_core.data.datasets import PreparedVolumes, PretrainDataset, SyntheticVolumes
+from volta_core.data.manifest import index_dataset
+from volta_core.data.views import MultiViewCrop
+from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
+from volta_core.model.optim_groups import param_groups_lrd
+from volta_core.model.ssl import CosineScheduler, NonFiniteLossError, VoltaSSL, VoltaSSLConfig
+from volta_core.model.vit3d import build_encoder
+from volta_core.train import distributed as D
+from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
+from volta_core.train.device import choose_device, choose_precision
+from volta_core.train.engine import (
+    Throughput, checkpoint_state, make_schedules, make_stream, optimizer_step, restore_state, to_device,
+)
+from volta_core.train.events import EventLog
+from volta_core.train.run_folder import RunFolder, close_logger, code_version, make_logger, prepare_run_folder
+from volta_core.train.stopping import StopRequest
+
+LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
+DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_patch_entropy", "mask_ratio")
+
+
+@dataclass
+class RunResult:
+    """How a run ended."""
+
+    status: str  # "finished" | "stopped"
+    step: int
+    run_dir: Path
+    checkpoint: Path | None
+    last_losses: dict[str, float]
+
+
+def build_ssl_model(cfg: PretrainConfig) -> VoltaSSL:
+    """Student/teacher meta-architecture for the config (encoder sized for ``data.size``)."""
+    overrides = {"img_size": [cfg.data.size] * 3, **cfg.model.overrides}
+    encoder = build_encoder(cfg.model.encoder, **overrides)
+    ssl_cfg = VoltaSSLConfig(encoder=cfg.model.encoder, encoder_overrides=overrides)
+    return VoltaSSL(encoder, ssl_cfg, **cfg.ssl.model_kwargs)
+
+
+def build_volumes(cfg: PretrainConfig) -> PreparedVolumes | SyntheticVolumes:
+    """Images of ``data_path`` (BIDS or manifest), or synthetic heads when it is empty."""
+    if not cfg.data_path:
+        # the toy heads span ~180 mm: never sample them finer than needed to fit the crop
+        spacing = max(cfg.data.spacing, 200.0 / cfg.data.size)
+        return SyntheticVolumes(cfg.synthetic_subjects, size=cfg.data.size, spacing=spacing, seed=cfg.seed)
+    ds = index_dataset(cfg.data_path)
+    if not ds.records:
+        raise ValueError(f"no T1w images found in {cfg.data_path}")
+    return PreparedVolumes(ds.records, spacing=cfg.data.spacing, size=cfg.data.size,
+                           normalisation=cfg.data.normalisation, cache=cfg.data.cache)
+
+
+def run_pretraining(cfg: PretrainConfig, run_dir: str | Path, *, resume: bool = False,
+                    stream: TextIO | None = sys.stdout) -> RunResult:
+    """Pretrain an encoder with the VolTA objective; writes a run folder.
+
+    Raises:
+        NonFiniteLossError: a loss became NaN/Inf (a ``failed`` event is emitted first).
+        CheckpointError, ValueError, DeviceError: user-fixable problems, with messages.
+    """
+    info = D.env_dist_info()
+    torch.set_num_threads(D.threads_per_rank(info.world_size, cfg.threads))
+    device = choose_device(cfg.device, info.local_rank)
+    info = D.init_distributed(device)
+    run = prepare_run_folder(run_dir, cfg, resume=resume, is_main=info.is_main)
+    D.barrier(info)
+    events = EventLog(run.root, enabled=info.is_main, stream=stream)
+    log = make_logger(run, info.is_main, "pretrain")
+    try:
+        return _train(cfg, run, info, device, events, log, resume)
+    finally:
+        close_logger(log)
+        D.cleanup(info)
+
+
+def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.device,
+           events: EventLog, log: Any, resume: bool) -> RunResult:
+    torch.manual_seed(cfg.seed)
+    precision = choose_precision(device, cfg.precision)
+    model = build_ssl_model(cfg).to(device)
+    patch = model.student_encoder.patch_size
+    dataset = PretrainDataset(build_volumes(cfg), MultiViewCrop(cfg.data.size, (cfg.ssl.min_crop_scale, 1.0)),
+                              seed=cfg.seed)
+    batches = make_stream(dataset, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
+                          num_workers=cfg.data.num_workers,
+                          collate_fn=SSLCollate(patch, cfg.ssl.mask_ratio, cfg.ssl.max_block_patches))
+    groups = param_groups_lrd(model, cfg.optim.lr, cfg.optim.weight_decay, layer_decay=1.0)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))  # type: ignore[arg-type]
+    scaler = torch.amp.GradScaler(device.type) if precision.use_scaler else None
+    total = cfg.steps
+    sched = make_schedules(cfg.optim.lr, cfg.optim.min_lr, cfg.optim.weight_decay, cfg.optim.weight_decay_end,
+                           cfg.optim.warmup_steps, total)
+    sched.extra["momentum"] = CosineScheduler(cfg.ssl.momentum_start, cfg.ssl.momentum_end, total)
+    warm = min(cfg.ssl.teacher_temp_warmup_steps, total - 1 if total > 1 else 0)
+    sched.extra["teacher_temp"] = CosineScheduler(cfg.ssl.teacher_temp_end, cfg.ssl.teacher_temp_end, total,
+                                                  warmup_iters=warm, start_warmup=cfg.ssl.teacher_temp_start)
+    step = 0
+    resumed = False
+    if resume and run.checkpoint.exists():
+        step = restore_state(load_checkpoint(run.checkpoint, device), model, optimizer, scaler)
+        resumed = True
+    ddp = D.wrap_ddp(model, device, info)
+    accum = cfg.optim.accumulation
+    events.emit("started", kind="pretrain", step=step, total_steps=total, resumed=resumed, device=str(device),
+                precision=precision.name, world_size=info.world_size, config=to_dict(cfg))
+    log.info("pretraining %s on %s (world %d) from step %d/%d", cfg.model.encoder, device, info.world_size, step, total)
+    it = batches.iterate(step * accum)
+    timer, last, epoch = Throughput(), {}, 0
+    ckpt: Path | None = None
+    with StopRequest(run.root) as stop:
+      try:
+        while step < total:
+            values = sched.apply(optimizer, step)
+            optimizer.zero_grad(set_to_none=True)
+            t0, wait0 = time.perf_counter(), batches.wait_s
+            sums: dict[str, float] = {}
+            for micro in range(accum):
+                epoch, batch = next(it)
+                batch = to_device(batch, device)
+                sync = contextlib.nullcontext() if (micro == accum - 1 or not info.enabled) else ddp.no_sync()
+                with sync:
+                    with precision.autocast(device):
+                        out = ddp(batch, values["teacher_temp"])
+                    loss = out["loss"] / accum
+                    (scaler.scale(loss) if scaler is not None else loss).backward()
+                for k in LOSS_KEYS + DIAGNOSTIC_KEYS:
+                    if k in out:
+                        sums[k] = sums.get(k, 0.0) + float(out[k].detach()) / accum
+            grad_norm = optimizer_step(optimizer, params, cfg.optim.grad_clip, scaler)
+            model.update_teacher(values["momentum"])
+            step += 1
+            dt = time.perf_counter() - t0
+            avg = timer.update(dt)
+            last = sums
+            if step % cfg.log_every == 0 or step == total:
+                vols = cfg.batch_size * accum * info.world_size
+                events.emit("step", step=step, epoch=epoch, **sums, **values, grad_norm=grad_norm,
+                            volumes_per_s=vols / max(avg, 1e-9), step_s=dt,
+                            data_wait_frac=(batches.wait_s - wait0) / max(dt, 1e-9), eta_s=avg * (total - step))
+                log.info("step %d/%d loss %.5f (global %.4f local %.4f recon %.4f) lr %.2e", step, total,
+                         sums["loss"], sums["loss_global"], sums["loss_local"], sums["loss_recon"], values["lr"])
+            if step % cfg.checkpoint_every == 0 or step == total:
+                ckpt = _save(run, info, events, model, optimizer, step, epoch, scaler)
+            reason = stop.reason()
+            if D.any_rank(reason is not None, info) and step < total:
+                ckpt = _save(run, info, events, model, optimizer, step, epoch, scaler)
+                events.emit("stopped", step=step, epoch=epoch, reason=reason or "peer", path=run.checkpoint)
+                log.info("stopped at step %d (%s)", step, reason)
+                _write_weight_hash(run, info, model)
+                return RunResult("stopped", step, run.root, ckpt, last)
+      except NonFiniteLossError as exc:
+        events.emit("failed", step=step + 1, epoch=epoch, error=type(exc).__name__, message=str(exc))
+        log.error("failed at step %d: %s", step + 1, exc)
+        raise
+    _write_weight_hash(run, info, model)
+    if info.is_main:
+        _write_encoder_bundle(cfg, run, model, last, len(dataset))
+    events.emit("finished", step=step, epoch=epoch, path=run.checkpoint, bundle=run.bundle, **last)
+    log.info("finished at step %d", step)
+    return RunResult("finished", step, run.root, ckpt, last)
+
+
+def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Module,
+          optimizer: torch.optim.Optimizer, step: int, epoch: int, scaler: Any) -> Path:
+    if info.is_main:
+        save_checkpoint(run.checkpoint, checkpoint_state(model, optimizer, step, epoch, scaler))
+        events.emit("checkpoint", step=step, epoch=epoch, path=run.checkpoint)
+    D.barrier(info)
+    return run.checkpoint
+
+
+def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, last: dict[str, float],
+                          n_volumes: int) -> None:
+    """``run/bundle``: the EMA teacher encoder (the one to fine-tune from), no trained heads."""
+    encoder = model.teacher_encoder
+    card = ModelCard(
+        name=f"volta3d-{cfg.model.encoder}-pretrained",
+        architecture={"encoder": cfg.model.encoder, "overrides": dict(encoder.config), "model": "encoder"},
+        input={"spacing_mm": [cfg.data.spacing] * 3, "size": [cfg.data.size] * 3, "orientation": "RAS",
+               "normalisation": cfg.data.normalisation},
+        heads={name: {"trained": False, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()},
+        training_data={"source": cfg.data_path or f"synthetic toy heads ({cfg.synthetic_subjects})",
+                       "n_volumes": n_volumes, "steps": cfg.steps, "objective": "VolTA (global + masked local + recon)"},
+        metrics={**{k: float(v) for k, v in last.items()},
+                 "protocol": "self-supervised losses of the last training step; no downstream evaluation"},
+        code_version=code_version(),
+    )
+    save_bundle(run.bundle, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, card)
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    """Hash of every parameter and buffer (name, dtype, shape, bytes) in sorted order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _write_weight_hash(run: RunFolder, info: D.DistInfo, model: torch.nn.Module) -> None:
+    """Each rank writes ``rank{r}_weights.sha256`` so replicas can be checked for equality."""
+    if info.enabled:
+        (run.root / f"rank{info.rank}_weights.sha256").write_text(weights_sha256(model) + "\n")
