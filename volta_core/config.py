@@ -40,6 +40,9 @@ class DataConfig:
         size: edge of the cubic model input in voxels (must be a multiple of the patch size).
         normalisation: ``"percentile"`` (robust 0.5/99.5 percentiles -> [0, 1]) or ``"zscore"``
             (zero mean, unit variance inside the foreground).
+        space: ``"native"`` (the scan's own space, centred on the head) or ``"template"``
+            (affinely registered to the shipped template first, as the bundled model does).
+        roi: in template space, a named region to centre the grid on (``"hippocampus"``).
         cache: keep prepared samples in memory (datasets here are small).
         num_workers: DataLoader workers (spawn context); 0 loads in the training process.
     """
@@ -47,6 +50,8 @@ class DataConfig:
     spacing: float = 1.5
     size: int = 96
     normalisation: str = "percentile"
+    space: str = "native"
+    roi: str | None = None
     cache: bool = True
     num_workers: int = 0
 

@@ -41,9 +41,11 @@ class PreparedVolumes:
     """Lazily prepared (and optionally cached) model-space volumes of a list of records."""
 
     def __init__(self, records: Sequence[SampleRecord], *, spacing: float, size: int,
-                 normalisation: str = "percentile", with_masks: bool = False, cache: bool = True) -> None:
+                 normalisation: str = "percentile", with_masks: bool = False, cache: bool = True,
+                 space: str = "native", roi: str | None = None) -> None:
         self.records = list(records)
         self.spacing, self.size, self.normalisation = spacing, size, normalisation
+        self.space, self.roi = space, roi
         self.with_masks, self.cache = with_masks, cache
         self._cache: dict[int, PreparedSample] = {}
 
@@ -57,7 +59,7 @@ class PreparedVolumes:
         img = read_volume(rec.image)
         mask = read_volume(rec.mask).data if (self.with_masks and rec.mask is not None) else None
         out = prepare_sample(img.data, img.affine, spacing=self.spacing, size=self.size,
-                             normalisation=self.normalisation, mask=mask)
+                             normalisation=self.normalisation, mask=mask, space=self.space, roi=self.roi)
         if self.cache:
             self._cache[index] = out
         return out

@@ -56,15 +56,13 @@ def input_spec_from_card(card: ModelCard) -> ModelInputSpec:
         BundleError: the card asks for something this version cannot do.
     """
     inp = card.input
-    if inp.get("normalisation", "percentile") != "percentile":
-        raise BundleError(f"model card input.normalisation {inp.get('normalisation')!r} is not supported "
-                          "for prediction; retrain with 'percentile'")
     try:
         return ModelInputSpec(
             spacing=tuple(float(v) for v in inp["spacing_mm"]),  # type: ignore[arg-type]
             size=tuple(int(v) for v in inp["size"]),  # type: ignore[arg-type]
-            space=inp.get("space", "template"),
+            space=inp.get("space", "native"),  # cards that do not say were trained in native space
             roi=inp.get("roi"),
+            normalisation=inp.get("normalisation", "percentile"),
             registration_mode=inp.get("registration", "affine"),
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -106,3 +106,24 @@ def percentile_normalise(
     record = IntensityRecord(low, high, low_percentile, high_percentile, clip, int(region.sum()))
     out = record.apply(np.where(finite, data, low))
     return Normalised(out, record)
+
+
+def zscore_normalise(data: np.ndarray, mask: np.ndarray | None = None) -> Normalised:
+    """Zero mean, unit variance inside ``mask`` (default :func:`foreground_mask`), not clipped.
+
+    Recorded as the linear map with ``low = mean`` and ``high = mean + sd`` so it inverts like
+    the percentile normalisation.
+
+    Raises:
+        ValueError: when the image is constant inside the mask.
+    """
+    finite = np.isfinite(data)
+    region = foreground_mask(data) if mask is None else (np.asarray(mask, dtype=bool) & finite)
+    if int(region.sum()) < 100:
+        region = finite
+    values = np.asarray(data[region], dtype=np.float64)
+    mean, std = float(values.mean()), float(values.std())
+    if not std > 0:
+        raise ValueError("the image is constant inside the foreground: nothing to normalise")
+    record = IntensityRecord(mean, mean + std, float("nan"), float("nan"), None, int(region.sum()))
+    return Normalised(record.apply(np.where(finite, data, mean)), record)

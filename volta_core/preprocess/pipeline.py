@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from volta_core.io.volume import Volume
-from volta_core.preprocess.normalize import IntensityRecord, foreground_mask, percentile_normalise
+from volta_core.preprocess.normalize import IntensityRecord, foreground_mask, percentile_normalise, zscore_normalise
 from volta_core.preprocess.register import (
     RegistrationMode,
     RegistrationResult,
@@ -51,7 +51,9 @@ class ModelInputSpec:
         orientation: storage order of the model grid; only ``"RAS"``.
         space: ``"template"`` (affinely registered to the template) or ``"native"`` (the
             scan's own world space, only reoriented and resampled).
-        normalisation: ``"percentile"`` or ``"none"``.
+        normalisation: ``"percentile"`` (robust percentiles -> [0, 1]), ``"zscore"`` (zero mean,
+            unit variance) or ``"none"``; measured inside the template brain (template space)
+            or the scan's foreground (native space).
         percentiles: low/high percentiles mapped to 0/1.
         roi: name of a template region of interest to centre the grid on (e.g.
             ``"hippocampus"``), or None for the whole brain. Needs ``space="template"``.
@@ -65,7 +67,7 @@ class ModelInputSpec:
     size: tuple[int, int, int] = (128, 128, 128)
     orientation: str = "RAS"
     space: Literal["template", "native"] = "template"
-    normalisation: Literal["percentile", "none"] = "percentile"
+    normalisation: Literal["percentile", "zscore", "none"] = "percentile"
     percentiles: tuple[float, float] = (0.5, 99.5)
     roi: str | None = None
     registration_mode: RegistrationMode = "affine"
@@ -76,8 +78,8 @@ class ModelInputSpec:
             raise ValueError(f"only orientation 'RAS' is supported, got {self.orientation!r}")
         if self.space not in ("template", "native"):
             raise ValueError(f"space must be 'template' or 'native', got {self.space!r}")
-        if self.normalisation not in ("percentile", "none"):
-            raise ValueError(f"normalisation must be 'percentile' or 'none', got {self.normalisation!r}")
+        if self.normalisation not in ("percentile", "zscore", "none"):
+            raise ValueError(f"normalisation must be 'percentile', 'zscore' or 'none', got {self.normalisation!r}")
         if len(self.spacing) != 3 or any(s <= 0 for s in self.spacing):
             raise ValueError(f"spacing must be three positive numbers, got {self.spacing}")
         if len(self.size) != 3 or any(int(s) < 1 for s in self.size):
@@ -256,16 +258,20 @@ def preprocess(
 
     started = time.perf_counter()
     intensity: IntensityRecord | None = None
-    if spec.normalisation == "percentile":
+    if spec.normalisation in ("percentile", "zscore"):
         mask = None
         if template_obj is not None:  # the template brain: same statistics with or without skull
             mask_to_template = np.linalg.inv(template_obj.mask.affine) @ model_affine
             mask = resample_array(template_obj.mask.data, spatial.model_shape, mask_to_template, order=0) > 0
             mask &= data > 0
-        low, high = spec.percentiles
-        normalised = percentile_normalise(data, mask, low_percentile=low, high_percentile=high)
+        if spec.normalisation == "zscore":
+            normalised = zscore_normalise(data, mask)
+            steps.append("normalise to zero mean, unit variance")
+        else:
+            low, high = spec.percentiles
+            normalised = percentile_normalise(data, mask, low_percentile=low, high_percentile=high)
+            steps.append(f"normalise percentiles {low}/{high} -> 0/1")
         data, intensity = normalised.data, normalised.record
-        steps.append(f"normalise percentiles {low}/{high} -> 0/1")
     timings["normalise"] = time.perf_counter() - started
 
     record = PreprocessRecord(spec, spatial, intensity, registration, tuple(steps))

@@ -88,7 +88,9 @@ def evaluate_bundle(data: str | Path, bundle: str | Path, out: str | Path, *, fo
             "model": {"encoder": card.architecture["encoder"],
                       "overrides": {k: v for k, v in card.architecture.get("overrides", {}).items() if k != "img_size"}},
             "data": {"spacing": float(card.input["spacing_mm"][0]), "size": int(card.input["size"][0]),
-                     "normalisation": card.input["normalisation"]}}
+                     "normalisation": card.input["normalisation"],
+                     # cards written before the space was recorded were all native-space
+                     "space": card.input.get("space", "native"), "roi": card.input.get("roi")}}
     defaults = to_dict(FinetuneConfig())
     merged = {**defaults, **base, "data": {**defaults["data"], **base["data"]}}
     cfg = from_dict(FinetuneConfig, apply_overrides(merged, overrides or []))
@@ -102,7 +104,8 @@ def evaluate_bundle(data: str | Path, bundle: str | Path, out: str | Path, *, fo
         if (task == "seg") != (card.architecture.get("model") == "segmenter"):
             raise BundleError(f"the bundle's model ({card.architecture.get('model')}) cannot do task {task!r}")
         vols = PreparedVolumes(records, spacing=cfg.data.spacing, size=cfg.data.size,
-                               normalisation=cfg.data.normalisation, with_masks=seg)
+                               normalisation=cfg.data.normalisation, with_masks=seg,
+                               space=cfg.data.space, roi=cfg.data.roi)
         metrics = evaluate_model(model, SupervisedDataset(vols, task), task, choose_device(cfg.device), cfg.data.spacing)
         table.rows.append({"fold": "all", "n": len(records), **metrics})
     else:

@@ -26,6 +26,7 @@ from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
 from volta_core.data.labels import LABEL_NAMES
 from volta_core.data.records import SampleRecord
 from volta_core.data.validate import ValidationReport, validate_dataset
+from volta_core.data.prepare import card_input
 from volta_core.model.bundle import ModelCard, save_bundle
 from volta_core.model.optim_groups import freeze_encoder, param_groups_lrd
 from volta_core.train import distributed as D
@@ -150,7 +151,8 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
 
     def volumes(idx: list[int]) -> PreparedVolumes:
         return PreparedVolumes([records[i] for i in idx], spacing=cfg.data.spacing, size=cfg.data.size,
-                               normalisation=cfg.data.normalisation, with_masks=seg, cache=cfg.data.cache)
+                               normalisation=cfg.data.normalisation, with_masks=seg, cache=cfg.data.cache,
+                               space=cfg.data.space, roi=cfg.data.roi)
 
     train_ds = SupervisedDataset(volumes(train_idx), cfg.task,
                                  supervised_augmentations() if cfg.augment else None, seed=cfg.seed)
@@ -261,8 +263,8 @@ def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, a
     card = ModelCard(
         name=f"volta3d-{cfg.model.encoder}-{cfg.task}",
         architecture=arch,
-        input={"spacing_mm": [cfg.data.spacing] * 3, "size": [cfg.data.size] * 3, "orientation": "RAS",
-               "normalisation": cfg.data.normalisation},
+        input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
+                         space=cfg.data.space, roi=cfg.data.roi),
         heads=card_heads(cfg.task),
         training_data={"source": str(cfg.data_path), "task": cfg.task, "n_train": len(train_idx),
                        "n_val": len(val_idx), "class_counts": report.class_counts,

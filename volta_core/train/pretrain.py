@@ -22,6 +22,7 @@ from volta_core.data.collate import SSLCollate
 from volta_core.data.datasets import PreparedVolumes, PretrainDataset, SyntheticVolumes
 from volta_core.data.manifest import index_dataset
 from volta_core.data.views import MultiViewCrop
+from volta_core.data.prepare import card_input
 from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
 from volta_core.model.optim_groups import param_groups_lrd
 from volta_core.model.ssl import CosineScheduler, NonFiniteLossError, VoltaSSL, VoltaSSLConfig
@@ -69,7 +70,8 @@ def build_volumes(cfg: PretrainConfig) -> PreparedVolumes | SyntheticVolumes:
     if not ds.records:
         raise ValueError(f"no T1w images found in {cfg.data_path}")
     return PreparedVolumes(ds.records, spacing=cfg.data.spacing, size=cfg.data.size,
-                           normalisation=cfg.data.normalisation, cache=cfg.data.cache)
+                           normalisation=cfg.data.normalisation, cache=cfg.data.cache,
+                           space=cfg.data.space, roi=cfg.data.roi)
 
 
 def run_pretraining(cfg: PretrainConfig, run_dir: str | Path, *, resume: bool = False,
@@ -199,8 +201,8 @@ def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, 
     card = ModelCard(
         name=f"volta3d-{cfg.model.encoder}-pretrained",
         architecture={"encoder": cfg.model.encoder, "overrides": dict(encoder.config), "model": "encoder"},
-        input={"spacing_mm": [cfg.data.spacing] * 3, "size": [cfg.data.size] * 3, "orientation": "RAS",
-               "normalisation": cfg.data.normalisation},
+        input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
+                         space=cfg.data.space, roi=cfg.data.roi),
         heads={name: {"trained": False, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()},
         training_data={"source": cfg.data_path or f"synthetic toy heads ({cfg.synthetic_subjects})",
                        "n_volumes": n_volumes, "steps": cfg.steps, "objective": "VolTA (global + masked local + recon)"},

@@ -5,17 +5,23 @@ import pytest
 
 from volta_core.data.datasets import PreparedVolumes
 from volta_core.data.manifest import index_dataset
-from volta_core.data.prepare import prepare_sample, reorient_ras
+from volta_core.data.prepare import input_spec, prepare_sample
+from volta_core.io import Volume
+from volta_core.preprocess.normalize import foreground_mask
+from volta_core.preprocess.pipeline import preprocess
 
 
-def test_reorient_las_to_ras_is_exact():
-    data = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+def test_training_sees_exactly_what_inference_sees():
+    """prepare_sample (training) and preprocess (the predictor) give identical model inputs."""
+    rng = np.random.default_rng(3)
+    img = rng.random((30, 34, 28)).astype(np.float32) * 500
     las = np.diag([-2.0, 2.0, 2.0, 1.0])
-    out, aff = reorient_ras(data, las)
-    np.testing.assert_array_equal(out, data[::-1])
-    assert np.all(np.diag(aff)[:3] > 0)
-    # the same voxel keeps its world position
-    np.testing.assert_allclose(aff @ [0, 0, 0, 1], las @ [1, 0, 0, 1])
+    for normalisation in ("percentile", "zscore"):
+        train = prepare_sample(img, las, spacing=3.0, size=16, normalisation=normalisation)
+        spec = input_spec(spacing=3.0, size=16, normalisation=normalisation)
+        infer = preprocess(Volume(img, las), spec)
+        np.testing.assert_array_equal(train.image, infer.data)
+        np.testing.assert_allclose(train.affine, infer.affine)
 
 
 def test_prepare_shapes_ranges_and_world_mapping():
@@ -38,7 +44,8 @@ def test_prepare_shapes_ranges_and_world_mapping():
 def test_zscore_and_bad_method():
     img = np.random.default_rng(1).random((10, 10, 10)).astype(np.float32)
     p = prepare_sample(img, np.eye(4), spacing=1.0, size=10, normalisation="zscore")
-    assert abs(float(p.image.mean())) < 0.2
+    inside = foreground_mask(img)  # z-scored inside the head/brain, like the percentiles
+    assert abs(float(p.image[inside].mean())) < 1e-4 and abs(float(p.image[inside].std()) - 1) < 1e-3
     with pytest.raises(ValueError, match="normalisation"):
         prepare_sample(img, np.eye(4), spacing=1.0, size=10, normalisation="minmax")
 

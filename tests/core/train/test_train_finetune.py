@@ -24,7 +24,8 @@ def test_segmentation_overfits_two_volumes(seg_data, tmp_path):
     card, state = load_bundle(tmp_path / "run" / "bundle")
     assert card.heads["segmentation"]["trained"] and not card.heads["ad"]["trained"]
     assert card.heads["segmentation"]["labels"]["1"] == "left hippocampus"
-    assert card.input == {"spacing_mm": [2.5] * 3, "size": [32] * 3, "orientation": "RAS", "normalisation": "percentile"}
+    assert card.input == {"spacing_mm": [2.5] * 3, "size": [32] * 3, "orientation": "RAS", "normalisation": "percentile",
+                          "space": "native"}  # what the predictor needs to preprocess as training did
     assert card.metrics["dice"] == pytest.approx(res.metrics["dice"]) and "protocol" in card.metrics
     assert any(k.startswith("decoder.") for k in state)
     evals = [e for e in read_events(tmp_path / "run" / "metrics.jsonl") if e["event"] == "eval"]
