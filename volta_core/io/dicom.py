@@ -52,6 +52,16 @@ def read_tags(path: Path) -> dict[str, str]:
     Raises:
         CorruptFileError: the file is not readable as DICOM.
     """
+    reader = _header_reader(path)
+    return {key: reader.GetMetaData(key).strip() for key in reader.GetMetaDataKeys()}
+
+
+def _header_reader(path: Path) -> sitk.ImageFileReader:
+    """A GDCM reader that has read ``path``'s header (not its pixels).
+
+    Raises:
+        CorruptFileError: the file is not readable as DICOM.
+    """
     reader = sitk.ImageFileReader()
     reader.SetImageIO("GDCMImageIO")
     reader.SetFileName(str(path))
@@ -59,7 +69,7 @@ def read_tags(path: Path) -> dict[str, str]:
         reader.ReadImageInformation()
     except RuntimeError as exc:
         raise CorruptFileError(f"'{path.name}' is not a readable DICOM file ({_itk_reason(exc)}).", path=path) from exc
-    return {key: reader.GetMetaData(key).strip() for key in reader.GetMetaDataKeys()}
+    return reader
 
 
 def list_dicom_series(folder: str | Path) -> list[SeriesInfo]:
@@ -223,13 +233,7 @@ def _check_spacing(positions: np.ndarray, normal: np.ndarray, files: list[Path],
 
 def _read_single_file(path: Path, *, max_voxels: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A series of one file: a 3D multi-frame image is accepted, a single 2D slice is not."""
-    reader = sitk.ImageFileReader()
-    reader.SetImageIO("GDCMImageIO")
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        raise CorruptFileError(f"'{path.name}' is not a readable DICOM file ({_itk_reason(exc)}).", path=path) from exc
+    reader = _header_reader(path)
     size = tuple(int(s) for s in reader.GetSize())
     select_volume(size, path=path, volume_index=None, max_voxels=max_voxels)
     try:

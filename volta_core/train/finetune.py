@@ -32,14 +32,15 @@ from volta_core.model.optim_groups import freeze_encoder, param_groups_lrd
 from volta_core.train import distributed as D
 from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
 from volta_core.train.cv import subject_kfold
-from volta_core.train.device import choose_device, choose_precision
+from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
     Throughput, TrainingDivergedError, checkpoint_state, make_schedules, make_stream, optimizer_step,
     restore_state, to_device,
 )
 from volta_core.train.evaluation import evaluate_model
 from volta_core.train.events import EventLog
-from volta_core.train.run_folder import RunFolder, close_logger, code_version, make_logger, prepare_run_folder
+from volta_core.train.run_folder import RunFolder, code_version
+from volta_core.train.session import open_run
 from volta_core.train.stopping import StopRequest
 from volta_core.train.task_models import build_task_model, card_heads, init_encoder
 
@@ -119,26 +120,15 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str | Path, *, resume: bool = Fal
         DatasetInvalidError: the dataset failed validation (every problem in the message).
         TrainingDivergedError: a loss became NaN/Inf.
     """
-    info = D.env_dist_info()
-    torch.set_num_threads(D.threads_per_rank(info.world_size, cfg.threads))
-    device = choose_device(cfg.device, info.local_rank)
-    info = D.init_distributed(device)
-    run = prepare_run_folder(run_dir, cfg, resume=resume, is_main=info.is_main)
-    D.barrier(info)
-    events = EventLog(run.root, enabled=info.is_main, stream=stream)
-    log = make_logger(run, info.is_main, "finetune")
-    try:
+    with open_run(cfg, run_dir, resume=resume, stream=stream, name="finetune") as s:
         report = validate_dataset(cfg.data_path, cfg.task, min_per_class=cfg.min_per_class)
         if not report.ok:
             err = DatasetInvalidError(report)
-            events.emit("failed", step=0, error=type(err).__name__, message=str(err),
-                        problems=[p.__dict__ for p in report.problems])
-            log.error("%s", err)
+            s.events.emit("failed", step=0, error=type(err).__name__, message=str(err),
+                          problems=[p.__dict__ for p in report.problems])
+            s.log.error("%s", err)
             raise err
-        return _train(cfg, run, info, device, events, log, resume, report, split)
-    finally:
-        close_logger(log)
-        D.cleanup(info)
+        return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume, report, split)
 
 
 def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.device, events: EventLog,

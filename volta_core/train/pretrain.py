@@ -29,12 +29,13 @@ from volta_core.model.ssl import CosineScheduler, NonFiniteLossError, VoltaSSL, 
 from volta_core.model.vit3d import build_encoder
 from volta_core.train import distributed as D
 from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
-from volta_core.train.device import choose_device, choose_precision
+from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
     Throughput, checkpoint_state, make_schedules, make_stream, optimizer_step, restore_state, to_device,
 )
 from volta_core.train.events import EventLog
-from volta_core.train.run_folder import RunFolder, close_logger, code_version, make_logger, prepare_run_folder
+from volta_core.train.run_folder import RunFolder, code_version
+from volta_core.train.session import open_run
 from volta_core.train.stopping import StopRequest
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
@@ -82,19 +83,8 @@ def run_pretraining(cfg: PretrainConfig, run_dir: str | Path, *, resume: bool = 
         NonFiniteLossError: a loss became NaN/Inf (a ``failed`` event is emitted first).
         CheckpointError, ValueError, DeviceError: user-fixable problems, with messages.
     """
-    info = D.env_dist_info()
-    torch.set_num_threads(D.threads_per_rank(info.world_size, cfg.threads))
-    device = choose_device(cfg.device, info.local_rank)
-    info = D.init_distributed(device)
-    run = prepare_run_folder(run_dir, cfg, resume=resume, is_main=info.is_main)
-    D.barrier(info)
-    events = EventLog(run.root, enabled=info.is_main, stream=stream)
-    log = make_logger(run, info.is_main, "pretrain")
-    try:
-        return _train(cfg, run, info, device, events, log, resume)
-    finally:
-        close_logger(log)
-        D.cleanup(info)
+    with open_run(cfg, run_dir, resume=resume, stream=stream, name="pretrain") as s:
+        return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume)
 
 
 def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.device,
