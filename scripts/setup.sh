@@ -4,6 +4,10 @@
 #   - a virtual environment in .venv
 #   - PyTorch first (CPU 2.13.0 by default; set VOLTA_TORCH_SPEC for a CUDA build), then the app
 # Re-running is cheap: each step is skipped when it is already done.
+#
+#   bash scripts/setup.sh            # the app and the test tools
+#   bash scripts/setup.sh --recipe   # also the build-time data packages of the model recipe
+#                                    # (FreeSurfer/atlas label maps; ~400 MB; the tests need them)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,6 +18,8 @@ SYSTEM_PACKAGES=(python3-venv libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbc
 TORCH_SPEC="${VOLTA_TORCH_SPEC:-torch==2.13.0}"
 PYTHON="${VOLTA_PYTHON:-python3}"
 VENV="$ROOT/.venv"
+EXTRAS="dev"
+if [ "${1:-}" = "--recipe" ]; then EXTRAS="dev,recipe"; fi
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -47,16 +53,20 @@ create_venv() {
 install_python_packages() {
   local stamp="$VENV/.setup-stamp"
   local want
-  want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $TORCH_SPEC"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $TORCH_SPEC $EXTRAS"
+  if [ -f "$stamp" ]; then
+    local have; have="$(cat "$stamp")"
+    # an environment set up with the recipe extras also serves the app alone
+    if [ "$have" = "$want" ] || [ "$have" = "${want% dev} dev,recipe" ]; then return 0; fi
+  fi
   local pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
   # torch before anything that depends on it: an unpinned torch would pull several GB of CUDA wheels.
   if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     log "installing $TORCH_SPEC"
     "${pip[@]}" "$TORCH_SPEC"
   fi
-  log "installing VolTA-3D Studio and its dependencies (editable, with test tools)"
-  "${pip[@]}" -e ".[dev]"
+  log "installing VolTA-3D Studio and its dependencies (editable, extras: $EXTRAS)"
+  "${pip[@]}" -e ".[$EXTRAS]"
   echo "$want" > "$stamp"
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/setup.sh
+bash scripts/setup.sh --recipe  # the synthesis tests read the recipe's label maps
 export QT_API=pyqt6
 # Tests run with 2 torch threads at most; subprocesses they spawn set their own.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
