@@ -52,6 +52,7 @@ class WindowActions:
     def _build_file_menu(self) -> None:
         w = self.window
         menu = w.menuBar().addMenu("&File")
+        self.file_menu = menu
         self.open = self._action("&Open...", w.open_file_dialog, QKeySequence.StandardKey.Open, "open")
         self.open_dicom = self._action("Open &DICOM folder...", w.open_dicom_dialog, "Ctrl+Shift+O")
         self.open_sample = self._action("Open &sample scan", w.open_sample, None, "sample")
@@ -89,7 +90,7 @@ class WindowActions:
             self.main_views[name] = action
         menu.addSeparator()
         self.radiological = self._action("&Radiological convention (right on left)",
-                                         lambda checked: display.set_radiological(checked), "Ctrl+R",
+                                         lambda checked: display.set_radiological(checked), "Ctrl+Shift+R",
                                          "radiological", checkable=True)
         self.crosshair = self._action("Show &crosshair", lambda checked: display.set_show_crosshair(checked),
                                       "Ctrl+H", "crosshair", checkable=True)
@@ -115,6 +116,7 @@ class WindowActions:
 
     def _build_help_menu(self) -> None:
         menu = self.window.menuBar().addMenu("&Help")
+        self.help_menu = menu
         self.about = self._action("&About VolTA-3D Studio", self.window.show_about)
         menu.addAction(self.about)
 

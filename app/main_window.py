@@ -22,6 +22,9 @@ from app.actions import WindowActions
 from app.icons import icon
 from app.panels.cursor_status import CursorStatus
 from app.panels.info_panel import InfoPanel
+from app.state.edit_history import EditHistory
+from app.state.layers import LayerList
+from app.state.mask_editor import MaskEditor
 from app.state import (
     PRESETS,
     CursorModel,
@@ -58,6 +61,9 @@ class MainWindow(QMainWindow):
         self.cursor = CursorModel()
         self.display = DisplayOptions()
         self.recent = RecentFiles(self._read_list("recent_files"))
+        self.layers = LayerList()
+        self.history = EditHistory()
+        self.editor = MaskEditor(self.history)
         self.view_grid: ViewGrid | None = None
         self._current: LoadRequest | None = None
         self._workers: set[LoadWorker] = set()
@@ -77,6 +83,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.window_actions = WindowActions(self)
         self.window_actions.view_menu.addAction(self.info_panel.toggleViewAction())
+        self._build_model_features()
         self.image.changed.connect(self._on_image_changed)
         self.recent.changed.connect(lambda paths: self.settings.setValue("recent_files", paths))
         self._closed = False
@@ -103,13 +110,54 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
             widget.hide()
 
+    def _build_model_features(self) -> None:
+        """Model menu, results and layers docks, edit and export actions (their own modules)."""
+        from app.edit_actions import EditActions
+        from app.export_actions import ExportActions
+        from app.inference_controller import InferenceController
+        from app.panels.layers_panel import LayersPanel
+        from app.panels.results_panel import ResultsPanel
+        from app.panels.voxel_status import VoxelStatus
+
+        self.inference = InferenceController(self)
+        self.results_panel = ResultsPanel(self.layers, self)
+        self.layers_panel = LayersPanel(self.layers, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.layers_panel)
+        self.tabifyDockWidget(self.info_panel, self.results_panel)
+        self.results_panel.raise_()
+        self.resizeDocks([self.results_panel], [390], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.results_panel, self.layers_panel], [640, 230], Qt.Orientation.Vertical)
+        self.inference.current_changed.connect(
+            lambda seg: self.results_panel.set_current(seg, self.inference.intended_use.get(id(seg))))
+        self.layers_panel.segmentation_selected.connect(self.inference.select)
+        self.layers_panel.remove_requested.connect(self.inference.remove)
+        self.edit_actions = EditActions(self)
+        self.export_actions = ExportActions(self)
+        self.voxel_status = VoxelStatus(self.image, self.cursor, self.layers, self.statusBar())
+        self.statusBar().insertWidget(1, self.voxel_status)
+        menu = self.window_actions.view_menu
+        menu.addActions([self.results_panel.toggleViewAction(), self.layers_panel.toggleViewAction()])
+        self.clip_action = menu.addAction("3D &clipping plane at the cursor")
+        self.clip_action.setCheckable(True)
+        self.clip_action.toggled.connect(self._set_clipping)
+
+    def _set_clipping(self, on: bool) -> None:
+        if self.view_grid is not None:
+            self.view_grid.volume_view.set_clipping(on)
+
+    def note(self, text: str) -> None:
+        """A short-lived message in the status bar."""
+        self._note(text)
+
     def create_views(self) -> None:
         """Build the VTK views (imports VTK and pyvista: called after the window is shown)."""
         if self.view_grid is not None:
             return
         from app.viewers.view_grid import ViewGrid
 
-        self.view_grid = ViewGrid(self.image, self.cursor, self.display, self._stack)
+        self.view_grid = ViewGrid(self.image, self.cursor, self.display, self._stack, self.layers, self.editor)
+        self.view_grid.volume_view.set_clipping(self.clip_action.isChecked())
         self._stack.addWidget(self.view_grid)
         self._stack.setCurrentWidget(self.view_grid)
 
@@ -310,10 +358,15 @@ class MainWindow(QMainWindow):
         self._current = None
         for worker in list(self._workers):
             worker.wait(10_000)  # a reader cannot be interrupted; loads take seconds at most
+        self.inference.shutdown()
+        self.export_actions.wait()
         if self.view_grid is not None:
             self.view_grid.close_views()
         self.info_panel.disconnect_models()
         self.cursor_status.disconnect_models()
+        self.results_panel.disconnect_models()
+        self.layers_panel.disconnect_models()
+        self.voxel_status.disconnect_models()
         super().closeEvent(event)
 
 

@@ -14,11 +14,15 @@ from PyQt6.QtGui import QMouseEvent, QWheelEvent
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
 from app.state import CursorModel, DisplayOptions, ImageLayer, ImageModel
+from app.state.layers import LayerList
+from app.state.mask_editor import MaskEditor
 from app.viewers.annotations import VIEW_COLORS, ViewAnnotations
+from app.viewers.brush_outline import BrushOutline
 from app.viewers.colormaps import colormap_table
 from app.viewers.crosshair import Crosshair
 from app.viewers.interactor import close_interactor, make_interactor
 from app.viewers.slice_geometry import PlaneGeometry, SliceGrid, extract_slice, plane_geometry, slice_grid
+from app.viewers.slice_overlay import SliceOverlay
 from app.viewers.slice_texture import SliceTexture
 
 _ZOOM_STEP = 1.15
@@ -31,13 +35,17 @@ class SliceView(QWidget):
     Mouse: left click/drag moves the cursor; wheel steps one slice; Ctrl+wheel zooms; middle
     drag (or Shift+left drag) pans; right drag changes window (horizontal) and level
     (vertical); double click asks to maximise the view. Keys: Up/Down, Page Up/Down step slices.
+    In edit mode (``MaskEditor.active``) the left button paints with the brush instead.
     """
 
     maximise_requested = pyqtSignal(str)
 
     def __init__(self, name: str, image: ImageModel, cursor: CursorModel, display: DisplayOptions,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, layers: LayerList | None = None,
+                 editor: MaskEditor | None = None) -> None:
         super().__init__(parent)
+        self._layers = layers if layers is not None else LayerList()
+        self._editor = editor
         self.name = name
         self.setObjectName(f"{name}_view")
         self._image, self._cursor, self._display = image, cursor, display
@@ -58,6 +66,7 @@ class SliceView(QWidget):
         image.changed.connect(self._on_image_changed)
         cursor.changed.connect(self._on_cursor_changed)
         display.changed.connect(self._on_display_changed)
+        self._layers.changed.connect(self._on_layers_changed)
         self._on_image_changed(image.layer)
 
     # pipeline ---------------------------------------------------------------------------------
@@ -66,6 +75,10 @@ class SliceView(QWidget):
         self.slice_image.set_colormap(colormap_table(self._display.colormap))
         self.image_actor = self.slice_image.actor
         self.renderer.AddActor(self.image_actor)
+        self.overlay = SliceOverlay()
+        self.renderer.AddActor(self.overlay.actor)
+        self.brush = BrushOutline()
+        self.renderer.AddActor(self.brush.actor)
         g = self.geometry
         self.crosshair = Crosshair(VIEW_COLORS[g.u_axis], VIEW_COLORS[g.v_axis])
         self.renderer.AddActor(self.crosshair.actor)
@@ -79,7 +92,7 @@ class SliceView(QWidget):
     # model -> view ----------------------------------------------------------------------------
     def _on_image_changed(self, layer: ImageLayer | None) -> None:
         has_image = layer is not None
-        self.image_actor.SetVisibility(has_image)
+        self.image_actor.SetVisibility(has_image and self._layers.scan_visible)
         self.crosshair.actor.SetVisibility(has_image and self._display.show_crosshair)
         self.annotations.set_visible(has_image)
         self._grid = None
@@ -95,6 +108,7 @@ class SliceView(QWidget):
                           layer.display_origin)
         self._grid = grid
         self.slice_image.set_grid(grid)
+        self.overlay.set_grid(grid)
         self.annotations.set_edges(self.geometry.edge_labels())
         self._slice_index = -1
 
@@ -138,11 +152,19 @@ class SliceView(QWidget):
         if force or index != self._slice_index:
             self.slice_image.set_values(extract_slice(self.geometry, layer.display.data, index))
             self._slice_index = index
+            self.overlay.update(self._layers, self.geometry, index)
         u, v = self.geometry.to_plane(cursor)
         u_range = (grid.origin[0], grid.origin[0] + (grid.dims[0] - 1) * grid.spacing[0])
         v_range = (grid.origin[1], grid.origin[1] + (grid.dims[1] - 1) * grid.spacing[1])
         self.crosshair.update(u, v, u_range, v_range)
         self._update_info()
+
+    def _on_layers_changed(self, _field: str) -> None:
+        self.image_actor.SetVisibility(self._image.layer is not None and self._layers.scan_visible)
+        self.image_actor.GetProperty().SetOpacity(self._layers.scan_opacity)
+        if self._grid is not None and self._slice_index >= 0:
+            self.overlay.update(self._layers, self.geometry, self._slice_index)
+        self.render()
 
     def _update_info(self) -> None:
         if self._grid is None:
@@ -254,16 +276,26 @@ class SliceView(QWidget):
             button, shift = event.button(), event.modifiers() & Qt.KeyboardModifier.ShiftModifier
             if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and shift):
                 self._drag = ("pan", pos, self.renderer.GetActiveCamera().GetFocalPoint())
+            elif button == Qt.MouseButton.LeftButton and self._editing():
+                self._drag = ("paint", pos, ())
+                self._editor.begin_stroke()  # type: ignore[union-attr]
+                self.paint_at(pos.x(), pos.y())
             elif button == Qt.MouseButton.LeftButton:
                 self._drag = ("cursor", pos, ())
                 self.move_cursor_to(pos.x(), pos.y())
             elif button == Qt.MouseButton.RightButton:
                 self._drag = ("window", pos, (self._display.window, self._display.level))
         elif event.type() == QEvent.Type.MouseButtonRelease:
+            if self._drag is not None and self._drag[0] == "paint" and self._editor is not None:
+                self._editor.end_stroke()
             self._drag = None
-        elif self._drag is not None:
+        else:
+            self._show_brush(pos.x(), pos.y())
+        if event.type() == QEvent.Type.MouseMove and self._drag is not None:
             mode, start, saved = self._drag
-            if mode == "cursor":
+            if mode == "paint":
+                self.paint_at(pos.x(), pos.y())
+            elif mode == "cursor":
                 self.move_cursor_to(pos.x(), pos.y())
             elif mode == "pan":
                 self._pan(start, pos, saved)
@@ -276,6 +308,31 @@ class SliceView(QWidget):
         if layer is None:
             return
         self._cursor.set_position(layer.clamp_to_bounds(self.widget_to_world(x, y)))
+
+    def _editing(self) -> bool:
+        editing = self._editor is not None and self._editor.active and self._editor.target is not None
+        shape = Qt.CursorShape.CrossCursor if editing else Qt.CursorShape.ArrowCursor
+        if self.plotter is not None and self.plotter.cursor().shape() != shape:
+            self.plotter.setCursor(shape)
+        return editing
+
+    def paint_at(self, x: float, y: float) -> int:
+        """Paint one brush disc at widget pixel ``(x, y)`` on the current slice; voxels changed."""
+        layer = self._image.layer
+        if layer is None or not self._editing():
+            return 0
+        world = self.widget_to_world(x, y)
+        return self._editor.dab(world, self.geometry.normal, layer.display.affine)  # type: ignore[union-attr]
+
+    def _show_brush(self, x: float, y: float) -> None:
+        if not self._editing() or self._grid is None:
+            if self.brush.actor.GetVisibility():
+                self.brush.actor.SetVisibility(False)
+                self.render()
+            return
+        u, v = self.geometry.to_plane(self.widget_to_world(x, y))
+        self.brush.place(u, v, self._editor.radius_mm)  # type: ignore[union-attr]
+        self.render()
 
     def _pan(self, start: QPointF, pos: QPointF, focal: tuple[float, ...]) -> None:
         camera = self.renderer.GetActiveCamera()
@@ -348,6 +405,7 @@ class SliceView(QWidget):
         self._image.changed.disconnect(self._on_image_changed)
         self._cursor.changed.disconnect(self._on_cursor_changed)
         self._display.changed.disconnect(self._on_display_changed)
+        self._layers.changed.disconnect(self._on_layers_changed)
         self.plotter.removeEventFilter(self)
         close_interactor(self.plotter)
         self.plotter = None

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from PyQt6.QtWidgets import QGridLayout, QWidget
 
 from app.state import CursorModel, DisplayOptions, ImageModel, Layout
+from app.state.layers import LayerList
+from app.state.mask_editor import MaskEditor
 from app.viewers.slice_view import SliceView
 from app.viewers.volume_view import VolumeView
 
@@ -20,13 +25,15 @@ class ViewGrid(QWidget):
     """
 
     def __init__(self, image: ImageModel, cursor: CursorModel, display: DisplayOptions,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, layers: LayerList | None = None,
+                 editor: MaskEditor | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("view_grid")
         self._display = display
-        self.slice_views = {name: SliceView(name, image, cursor, display, self)
+        layers = layers if layers is not None else LayerList()
+        self.slice_views = {name: SliceView(name, image, cursor, display, self, layers, editor)
                             for name in ("axial", "sagittal", "coronal")}
-        self.volume_view = VolumeView(image, cursor, self)
+        self.volume_view = VolumeView(image, cursor, self, layers)
         self.views: dict[str, QWidget] = {**self.slice_views, "3d": self.volume_view}
         for view in self.slice_views.values():
             view.maximise_requested.connect(self._toggle_maximised)
@@ -85,6 +92,39 @@ class ViewGrid(QWidget):
             view.render()
         self.volume_view.reset_camera()
         self.volume_view.render()
+
+    def save_screenshots(self, folder: Path, center_world: np.ndarray, half_height_mm: float) -> dict[str, Path]:
+        """PNGs of every view centred on ``center_world`` (cameras restored afterwards)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Path] = {}
+        for name, view in self.slice_views.items():
+            camera = view.renderer.GetActiveCamera()
+            saved = (camera.GetFocalPoint(), camera.GetPosition(), camera.GetParallelScale(), view._camera_fitted)
+            view.set_camera(center_world, half_height_mm)
+            paths[name] = folder / f"{name}.png"
+            view.plotter.render()  # screenshot() would otherwise return the last frame shown
+            view.plotter.screenshot(str(paths[name]))
+            camera.SetFocalPoint(*saved[0])
+            camera.SetPosition(*saved[1])
+            camera.SetParallelScale(saved[2])
+            view._camera_fitted = saved[3]
+            view.render()
+        volume = self.volume_view
+        camera = volume.renderer.GetActiveCamera()
+        saved3d = (camera.GetFocalPoint(), camera.GetPosition(), camera.GetViewUp(), camera.GetClippingRange())
+        clipping = volume.clipping
+        volume.set_clipping(True)
+        volume.focus_on(center_world)
+        paths["3d"] = folder / "3d.png"
+        volume.plotter.render()
+        volume.plotter.screenshot(str(paths["3d"]))
+        volume.set_clipping(clipping)
+        camera.SetFocalPoint(*saved3d[0])
+        camera.SetPosition(*saved3d[1])
+        camera.SetViewUp(*saved3d[2])
+        camera.SetClippingRange(*saved3d[3])
+        volume.render()
+        return paths
 
     def close_views(self) -> None:
         """Release all render windows; call before the window is destroyed."""

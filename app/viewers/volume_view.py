@@ -19,8 +19,10 @@ from vtkmodules.vtkRenderingCore import vtkColorTransferFunction, vtkVolume, vtk
 from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
 from app.state import CursorModel, ImageLayer, ImageModel, ImageStats
+from app.state.layers import LayerList
 from app.viewers.annotations import VIEW_COLORS, ViewAnnotations
 from app.viewers.cursor_lines import CursorLines
+from app.viewers.hippocampus_meshes import HippocampusMeshes
 from app.viewers.interactor import close_interactor, make_interactor
 
 MAX_DIM = 128
@@ -29,6 +31,9 @@ RENDERING_ENV = "VOLTA_VOLUME_RENDERING"
 _SOFTWARE_GL = ("llvmpipe", "softpipe", "swiftshader", "software rasterizer")
 # The cursor moves many times a second while scrolling; the 3D view follows at this pace.
 _CURSOR_RENDER_DELAY_MS = 120
+# Meshes are rebuilt this long after the last layer change or edit (painting changes the labels
+# many times a second; one new prediction adds two layers).
+_MESH_DELAY_MS = 150
 
 
 def downsample_for_rendering(data: np.ndarray, max_dim: int = MAX_DIM) -> tuple[np.ndarray, int]:
@@ -54,10 +59,15 @@ def head_transfer_functions(stats: ImageStats) -> tuple[vtkPiecewiseFunction, vt
 
 
 class VolumeView(QWidget):
-    """Volume rendering of the current scan; rotate with the left mouse button, zoom with the wheel."""
+    """Volume rendering of the current scan with the hippocampus surfaces of the label layers;
+    rotate with the left mouse button, zoom with the wheel. ``set_clipping(True)`` removes the
+    head above the cursor's axial plane so both hippocampi show."""
 
-    def __init__(self, image: ImageModel, cursor: CursorModel, parent: QWidget | None = None) -> None:
+    def __init__(self, image: ImageModel, cursor: CursorModel, parent: QWidget | None = None,
+                 layers: LayerList | None = None) -> None:
         super().__init__(parent)
+        self._layers = layers if layers is not None else LayerList()
+        self.clipping = False
         self.name = "3d"
         self.setObjectName("3d_view")
         self._image, self._cursor = image, cursor
@@ -71,10 +81,15 @@ class VolumeView(QWidget):
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(_CURSOR_RENDER_DELAY_MS)
         self._render_timer.timeout.connect(self.render)
+        self._mesh_timer = QTimer(self)
+        self._mesh_timer.setSingleShot(True)
+        self._mesh_timer.setInterval(_MESH_DELAY_MS)
+        self._mesh_timer.timeout.connect(self.rebuild_meshes)
         self._build_pipeline()
         self.plotter.installEventFilter(self)
         image.changed.connect(self._on_image_changed)
         cursor.changed.connect(self._on_cursor_changed)
+        self._layers.changed.connect(self._on_layers_changed)
         self._on_image_changed(image.layer)
 
     def _build_pipeline(self) -> None:
@@ -96,6 +111,11 @@ class VolumeView(QWidget):
         self.cursor_lines = CursorLines({axis: VIEW_COLORS[axis] for axis in range(3)})
         self.renderer.AddActor(self.cursor_lines.actor)
         self.annotations = ViewAnnotations(self.renderer, "3D", (0.75, 0.8, 0.9), with_edges=False)
+        self.meshes = HippocampusMeshes(self.renderer)
+        from vtkmodules.vtkCommonDataModel import vtkPlane
+
+        self._clip_plane = vtkPlane()
+        self._clip_plane.SetNormal(0.0, 0.0, -1.0)  # keep what lies below the cursor's axial plane
 
     # model -> view ----------------------------------------------------------------------------
     def _on_image_changed(self, layer: ImageLayer | None) -> None:
@@ -104,6 +124,7 @@ class VolumeView(QWidget):
         self.annotations.set_visible(layer is not None)
         if layer is None:
             self._image_data.Initialize()
+            self.meshes.clear()
             self.render()
             return
         small, stride = downsample_for_rendering(layer.display.data)
@@ -120,7 +141,31 @@ class VolumeView(QWidget):
         self.property.SetScalarOpacityUnitDistance(float(np.min(layer.display_spacing)) * stride)
         self.annotations.set_info(f"{small.shape[0]}x{small.shape[1]}x{small.shape[2]} rendering", "")
         self._update_cursor_lines()
+        self.rebuild_meshes()
         self.reset_camera()
+        self.render()
+
+    def _on_layers_changed(self, _field: str) -> None:
+        # coalesce: adding a prediction changes the layers twice, painting many times a second
+        self._mesh_timer.start()
+
+    def rebuild_meshes(self) -> None:
+        """Rebuild the hippocampus surfaces from the visible label layers and repaint."""
+        self._mesh_timer.stop()
+        layer = self._image.layer
+        if layer is None:
+            self.meshes.clear()
+        else:
+            self.meshes.rebuild(self._layers, layer.display_spacing, layer.display_origin, layer.display.shape)
+        self.render()
+
+    def set_clipping(self, on: bool) -> None:
+        """Clip the volume rendering at the cursor's axial plane (the meshes stay whole)."""
+        self.clipping = bool(on)
+        self.mapper.RemoveAllClippingPlanes()
+        if self.clipping:
+            self.mapper.AddClippingPlane(self._clip_plane)
+        self._update_cursor_lines()
         self.render()
 
     def _on_cursor_changed(self, _position: np.ndarray) -> None:
@@ -134,6 +179,7 @@ class VolumeView(QWidget):
         if layer is not None:
             self.cursor_lines.update(self._cursor.position, layer.world_bounds)
             self._update_cutaway(layer)
+            self._clip_plane.SetOrigin(*self._cursor.position)
 
     def _update_cutaway(self, layer: ImageLayer) -> None:
         """Cut away the octant between the cursor and the camera (left, anterior, superior) so
@@ -164,6 +210,17 @@ class VolumeView(QWidget):
         camera.SetViewAngle(30.0)
         # explicit: pyvista's automatic clipping range ignores volumes and cuts into the head
         camera.SetClippingRange(max(distance - 2.0 * radius, 1.0), distance + 2.0 * radius)
+
+    def focus_on(self, center: np.ndarray, distance_mm: float = 230.0) -> None:
+        """Look at ``center`` from the front-left and above, from ``distance_mm`` away."""
+        camera = self.renderer.GetActiveCamera()
+        direction = np.array([-0.55, 1.0, 0.8])
+        direction /= np.linalg.norm(direction)
+        camera.SetFocalPoint(*center)
+        camera.SetPosition(*(np.asarray(center) + direction * distance_mm))
+        camera.SetViewUp(0.0, 0.0, 1.0)
+        camera.SetViewAngle(30.0)
+        camera.SetClippingRange(max(distance_mm - 200.0, 1.0), distance_mm + 200.0)
 
     # life cycle -------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802
@@ -205,6 +262,9 @@ class VolumeView(QWidget):
     def close_view(self) -> None:
         """Disconnect from the models and release the render window."""
         self._render_timer.stop()
+        self._mesh_timer.stop()
+        self._layers.changed.disconnect(self._on_layers_changed)
+        self.meshes.clear()
         self._image.changed.disconnect(self._on_image_changed)
         self._cursor.changed.disconnect(self._on_cursor_changed)
         self.plotter.removeEventFilter(self)

@@ -1,0 +1,87 @@
+"""The Edit menu and toolbar: edit mode, brush label and radius, undo and redo of mask edits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtWidgets import QDoubleSpinBox, QLabel, QMenu, QToolBar
+
+from app.state.mask_editor import ERASE
+from app.state.segmentation import LEFT, RIGHT
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+BRUSH_LABELS = ((LEFT, "Paint &left"), (RIGHT, "Paint &right"), (ERASE, "&Erase"))
+
+
+class EditActions:
+    """Connects the editor and history models to actions; actions are enabled when editing is possible."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.editor, self.history = window.editor, window.history
+        menu = QMenu("&Edit", window)
+        window.menuBar().insertMenu(window.window_actions.view_menu.menuAction(), menu)
+        self.undo = QAction("&Undo mask edit", window)
+        self.undo.setShortcut(QKeySequence("Ctrl+Z"))
+        self.undo.triggered.connect(self.history.undo)
+        self.redo = QAction("&Redo mask edit", window)
+        self.redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.redo.triggered.connect(self.history.redo)
+        self.edit_mode = QAction("Edit &mask (paint with the left button)", window)
+        self.edit_mode.setObjectName("edit_mode")
+        self.edit_mode.setCheckable(True)
+        self.edit_mode.setShortcut(QKeySequence("Ctrl+E"))
+        self.edit_mode.toggled.connect(self.editor.set_active)
+        menu.addActions([self.undo, self.redo])
+        menu.addSeparator()
+        menu.addAction(self.edit_mode)
+        self.labels: dict[int, QAction] = {}
+        group = QActionGroup(window)
+        for label, text in BRUSH_LABELS:
+            action = QAction(text, window)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _c=False, v=label: self.editor.set_label(v))
+            group.addAction(action)
+            menu.addAction(action)
+            self.labels[label] = action
+        self.menu = menu
+        self._build_toolbar()
+        self.editor.changed.connect(self._sync)
+        self.history.changed.connect(self._sync)
+        self._sync()
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Edit", self.window)
+        bar.setObjectName("edit_toolbar")
+        bar.setMovable(False)
+        bar.addAction(self.edit_mode)
+        bar.addActions(list(self.labels.values()))
+        bar.addWidget(QLabel(" Brush ", bar))
+        self.radius = QDoubleSpinBox(bar)
+        self.radius.setObjectName("brush_radius")
+        self.radius.setRange(0.0, 20.0)
+        self.radius.setSingleStep(0.5)
+        self.radius.setSuffix(" mm")
+        self.radius.setValue(self.editor.radius_mm)
+        self.radius.valueChanged.connect(self.editor.set_radius)
+        bar.addWidget(self.radius)
+        bar.addActions([self.undo, self.redo])
+        self.toolbar = bar
+        self.window.addToolBar(bar)
+        self.edit_mode.setText("Edit mask")
+
+    def _sync(self, *_args: object) -> None:
+        has_target = self.editor.target is not None
+        self.edit_mode.setEnabled(has_target)
+        if not has_target and self.edit_mode.isChecked():
+            self.edit_mode.setChecked(False)
+        self.edit_mode.setChecked(self.editor.active and has_target)
+        self.labels[self.editor.label].setChecked(True)
+        for action in self.labels.values():
+            action.setEnabled(has_target)
+        self.radius.setEnabled(has_target)
+        self.undo.setEnabled(self.history.can_undo)
+        self.redo.setEnabled(self.history.can_redo)

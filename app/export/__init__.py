@@ -1,0 +1,1 @@
+"""Writing what the user sees: masks, CSV rows and the PDF report (Qt-free helpers)."""

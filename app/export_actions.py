@@ -1,0 +1,218 @@
+"""File menu additions: load a label map as a layer, save the (corrected) mask, and export the mask,
+a CSV row or a PDF report. The file writing runs in worker threads; errors show a dialog."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QFileDialog
+
+from app import model_dialogs
+from app.export.csv_export import write_csv_row
+from app.export.report_pdf import ReportContent, write_report
+from app.panels.results_panel import dice_rows
+from app.state.display_grid import display_index
+from app.state.layers import LABELS, OverlayLayer
+from app.state.results import result_rows
+from app.state.segmentation import LABEL_NAMES, LEFT, RIGHT, Segmentation
+from app.workers.task_worker import TaskWorker
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+    from volta_core.io import Volume
+
+LOADED_COLORS = {1: (1.0, 0.95, 0.3), 2: (0.75, 0.45, 1.0)}
+REPORT_VIEW_HALF_HEIGHT_MM = 45.0
+
+
+def labels_on_scan_grid(label_volume: Volume, scan: Volume) -> np.ndarray:
+    """A loaded label map on the scan's grid: as is when the grids match, else nearest neighbour."""
+    if label_volume.same_grid(scan):
+        return np.asarray(label_volume.data).astype(np.uint8)
+    ijk = np.indices(scan.shape).reshape(3, -1).T  # (n, 3)
+    src = np.rint(label_volume.world_to_voxel(scan.voxel_to_world(ijk))).astype(int)
+    inside = np.all((src >= 0) & (src < np.asarray(label_volume.shape)), axis=1)
+    out = np.zeros(ijk.shape[0], dtype=np.uint8)
+    out[inside] = np.asarray(label_volume.data)[tuple(src[inside].T)].astype(np.uint8)
+    return out.reshape(scan.shape)
+
+
+def without_patient(volume: Volume) -> Volume:
+    from dataclasses import replace
+
+    return replace(volume, metadata={k: v for k, v in volume.metadata.items() if k != "patient"})
+
+
+class ExportActions(QObject):
+    """Signals ``exported(kind, path)``, ``label_map_loaded(Segmentation)`` and ``failed(Exception)``."""
+
+    exported = pyqtSignal(str, object)
+    label_map_loaded = pyqtSignal(object)
+    failed = pyqtSignal(object)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self._workers: set[TaskWorker] = set()
+        menu = window.window_actions.file_menu
+        before = window.window_actions.close_scan
+        self.load_labels = self._action("Load &label map...", self.load_label_map_dialog)
+        self.save_mask = self._action("&Save mask...", lambda: self._ask_and_export("mask"), "Ctrl+S")
+        export_menu = menu.addMenu("&Export")
+        menu.insertMenu(before, export_menu)
+        menu.insertActions(before, [self.load_labels, self.save_mask])
+        menu.insertSeparator(before)
+        self.export_mask = self._action("&Mask (NIfTI)...", lambda: self._ask_and_export("mask"))
+        self.export_csv = self._action("&CSV row...", lambda: self._ask_and_export("csv"))
+        self.export_pdf = self._action("&PDF report...", lambda: self._ask_and_export("pdf"))
+        export_menu.addActions([self.export_mask, self.export_csv, self.export_pdf])
+        self.export_menu = export_menu
+        window.inference.current_changed.connect(self._update_enabled)
+        window.image.changed.connect(self._update_enabled)
+        self._update_enabled()
+
+    def _action(self, text: str, slot: Any, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _update_enabled(self, *_args: object) -> None:
+        has_prediction = self.window.inference.current is not None
+        for action in (self.save_mask, self.export_mask, self.export_csv, self.export_pdf):
+            action.setEnabled(has_prediction)
+        self.load_labels.setEnabled(self.window.image.layer is not None)
+
+    def _run(self, function: Any, on_done: Any) -> TaskWorker:
+        worker = TaskWorker(function)
+        worker.done.connect(on_done)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(lambda w=worker: (self._workers.discard(w), w.deleteLater()))
+        self._workers.add(worker)
+        worker.start()
+        return worker
+
+    def _on_failed(self, error: BaseException) -> None:
+        from volta_core.io import VolumeReadError
+
+        if isinstance(error, VolumeReadError):
+            model_dialogs.show_model_error(self.window, "Could not read the file", error.message, error.hint)
+        else:
+            model_dialogs.show_model_error(self.window, "Could not complete the operation",
+                                           f"{type(error).__name__}: {error}",
+                                           "Check the folder is writable and has space. Nothing else changed.")
+        self.failed.emit(error)
+
+    # label maps -------------------------------------------------------------------------------
+    def load_label_map_dialog(self) -> None:
+        from volta_core.io import FILE_DIALOG_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self.window, "Load label map", "", FILE_DIALOG_FILTER)
+        if path:
+            self.load_label_map(Path(path))
+
+    def load_label_map(self, path: Path) -> None:
+        """Load a mask file as a layer (in a worker); Dice against the prediction shows in the results."""
+        layer = self.window.image.layer
+        if layer is None:
+            return
+        scan, display = layer.volume, layer.display
+        known = self.window.layers.segmentations()
+        index = known[0].index if known else None  # same scan: same display mapping
+
+        def work() -> tuple[np.ndarray, Any]:
+            from volta_core.io import load_volume
+
+            labels = labels_on_scan_grid(load_volume(path), scan)
+            return labels, index or display_index(scan, display.affine, display.shape)
+
+        def done(result: tuple[np.ndarray, Any]) -> None:
+            if self.window.image.layer is not layer:
+                return
+            labels, index = result
+            seg = Segmentation(Path(path).name, labels, scan.affine, index, source=str(path))
+            self.window.layers.add(OverlayLayer(f"{seg.name} (file)", LABELS, seg, opacity=0.5, outline=True,
+                                                colors=dict(LOADED_COLORS)))
+            self.label_map_loaded.emit(seg)
+
+        self._run(work, done)
+
+    # exports ----------------------------------------------------------------------------------
+    def _ask_and_export(self, kind: str) -> None:
+        what = {"mask": "mask (NIfTI)", "csv": "CSV row", "pdf": "PDF report"}[kind]
+        include = model_dialogs.ask_include_patient(self.window, what) if kind != "mask" else False
+        if include is None:
+            return
+        suffix = {"mask": "NIfTI (*.nii.gz *.nii)", "csv": "CSV (*.csv)", "pdf": "PDF (*.pdf)"}[kind]
+        default = {"mask": "_hippocampus_mask.nii.gz", "csv": "_hippocampus.csv", "pdf": "_report.pdf"}[kind]
+        stem = self._stem()
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Export {what}", stem + default, suffix)
+        if path:
+            self.export(kind, Path(path), include_patient=include)
+
+    def _stem(self) -> str:
+        layer = self.window.image.layer
+        name = layer.name if layer is not None else "scan"
+        for ext in (".nii.gz", ".nii", ".mgz", ".nrrd"):
+            if name.endswith(ext):
+                return name[: -len(ext)]
+        return name
+
+    def export(self, kind: str, path: Path, include_patient: bool = False) -> None:
+        """Write ``kind`` (``mask``, ``csv`` or ``pdf``) of the current segmentation to ``path``."""
+        seg, layer = self.window.inference.current, self.window.image.layer
+        if seg is None or layer is None:
+            return
+        patient = {str(k): str(v) for k, v in (layer.volume.metadata.get("patient") or {}).items()} \
+            if include_patient else {}
+        if kind == "mask":
+            labels, reference = seg.labels.copy(), without_patient(layer.volume)
+
+            def work() -> Path:
+                from volta_core.io import save_mask
+
+                return save_mask(labels, reference, path, labels=dict(LABEL_NAMES))
+        elif kind == "csv":
+            source = str(layer.source or "")
+
+            def work() -> Path:
+                return write_csv_row(path, seg, source=source, patient=patient)
+        elif kind == "pdf":
+            content = self._report_content(seg, patient)
+
+            def work() -> Path:
+                return write_report(path, content)
+        else:
+            raise ValueError(f"unknown export {kind!r}")
+        self._run(work, lambda result, k=kind: self.exported.emit(k, result))
+
+    def _report_content(self, seg: Segmentation, patient: dict[str, str]) -> ReportContent:
+        """Screenshots (GUI thread: VTK) of the views centred at the hippocampus, and the rows."""
+        window = self.window
+        folder = Path(tempfile.mkdtemp(prefix="volta-report-"))
+        images: dict[str, Path] = {}
+        grid = window.view_grid
+        if grid is not None:
+            saved = window.cursor.position
+            window.inference.go_to_hippocampus(LEFT)
+            center = window.cursor.position
+            left, right = seg.centroid_world(LEFT), seg.centroid_world(RIGHT)
+            if left is not None and right is not None:
+                center[0] = (left[0] + right[0]) / 2.0  # both hippocampi in the axial and coronal shots
+            images = grid.save_screenshots(folder, center, REPORT_VIEW_HALF_HEIGHT_MM)
+            window.cursor.set_position(saved)
+        intended = window.inference.intended_use.get(id(seg), "research use only, not for diagnosis")
+        layer = window.image.layer
+        return ReportContent(scan=layer.name if layer is not None else seg.name, rows=result_rows(seg, intended),
+                             images=images, comparisons=dice_rows(seg, window.layers.segmentations()),
+                             patient=patient, edited=seg.edited)
+
+    def wait(self, timeout_ms: int = 30_000) -> None:
+        for worker in list(self._workers):
+            worker.wait(timeout_ms)

@@ -1,0 +1,371 @@
+"""The Model menu and the run flow: choose a bundle and a device, run it in a worker with progress
+and cancel, and turn finished runs into overlay layers. Failures show a dialog; nothing the user
+had (the scan, earlier predictions, edits) is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+)
+
+from app import model_dialogs
+from app.devices import DEVICES, available_devices
+from app.state.layers import (
+    ALTERNATE_COLORS,
+    DEFAULT_COLORS,
+    LABELS,
+    PROBABILITY,
+    OverlayLayer,
+)
+from app.state.model_catalog import NO_MODEL, ModelEntry, available_models, find_bundles
+from app.state.segmentation import LEFT, RIGHT, Segmentation
+from app.workers.predict_worker import (
+    PredictorCache,
+    PredictOutcome,
+    PredictRequest,
+    PredictWorker,
+)
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+STAGE_TEXT = {"load": "Loading model", "preprocess": "Preprocessing", "model": "Running model",
+              "inverse": "Mapping back to the scan", "measure": "Measuring", "display": "Preparing overlays",
+              "done": "Done"}
+
+
+class InferenceController(QObject):
+    """Owns the model selector, the device choice and the running worker.
+
+    Signals:
+        prediction_added(Segmentation): a run finished and its layers were added.
+        run_failed(Exception), run_cancelled(): the run ended without a result.
+        current_changed(Segmentation | None): the segmentation the results panel and editor use.
+    """
+
+    prediction_added = pyqtSignal(object)
+    run_failed = pyqtSignal(object)
+    run_cancelled = pyqtSignal()
+    current_changed = pyqtSignal(object)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.layers = window.layers
+        self.device = "auto"
+        self.current: Segmentation | None = None
+        self.worker: PredictWorker | None = None
+        self.last_outcome: PredictOutcome | None = None
+        self.intended_use: dict[int, str] = {}
+        self._cache = PredictorCache()
+        self._opened: list[ModelEntry] = []
+        self._build_status_widgets()
+        self._build_menu()
+        self._build_selector()
+        window.image.changed.connect(self._on_image_changed)
+        self._on_image_changed(None)
+
+    # construction -----------------------------------------------------------------------------
+    def _action(self, text: str, slot: object, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_menu(self) -> None:
+        w = self.window
+        menu = QMenu("&Model", w)
+        w.menuBar().insertMenu(w.window_actions.help_menu.menuAction(), menu)
+        self.menu = menu
+        self.run_action = self._action("&Run model on scan", self.run, "Ctrl+R")
+        self.run_action.setObjectName("run_model")
+        self.cancel_action = self._action("&Cancel run", self.cancel)
+        self.open_bundle_action = self._action("&Open model bundle...", self.open_bundle_dialog)
+        self.card_action = self._action("Model &card...", self.show_card)
+        self.go_left = self._action("Go to &left hippocampus", lambda: self.go_to_hippocampus(LEFT), "Ctrl+L")
+        self.go_right = self._action("Go to r&ight hippocampus", lambda: self.go_to_hippocampus(RIGHT),
+                                     "Ctrl+Shift+L")
+        menu.addActions([self.run_action, self.cancel_action])
+        menu.addSeparator()
+        device_menu = menu.addMenu("&Device")
+        self.device_actions: dict[str, QAction] = {}
+        group = QActionGroup(w)
+        for key, text in DEVICES:
+            action = QAction(text, w)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _c=False, k=key: self.set_device(k))
+            group.addAction(action)
+            device_menu.addAction(action)
+            self.device_actions[key] = action
+        self.device_actions["auto"].setChecked(True)
+        device_menu.aboutToShow.connect(self._refresh_devices)
+        self._refresh_devices()
+        menu.addActions([self.open_bundle_action, self.card_action])
+        menu.addSeparator()
+        menu.addActions([self.go_left, self.go_right])
+
+    def _build_selector(self) -> None:
+        bar = self.window.window_actions.toolbar
+        bar.addSeparator()
+        self.selector = QComboBox(bar)
+        self.selector.setObjectName("model_selector")
+        self.selector.setToolTip("Model bundle to run")
+        self.selector.setMinimumContentsLength(28)
+        self.selector.activated.connect(self._on_selector_activated)
+        bar.addWidget(self.selector)
+        self.run_action.setToolTip("Run the selected model on the open scan (Ctrl+R)")
+        bar.addAction(self.run_action)
+        bar.addAction(self.card_action)
+        self.refresh_models()
+
+    def _build_status_widgets(self) -> None:
+        bar = self.window.statusBar()
+        self.device_label = QLabel("Device: auto", bar)
+        self.device_label.setObjectName("device_label")
+        self.stage_label = QLabel(bar)
+        self.stage_label.setObjectName("stage_label")
+        self.progress = QProgressBar(bar)
+        self.progress.setObjectName("predict_progress")
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumHeight(14)
+        self.cancel_button = QPushButton("Cancel run", bar)
+        self.cancel_button.setObjectName("cancel_run")
+        self.cancel_button.clicked.connect(self.cancel)
+        for widget in (self.stage_label, self.progress, self.cancel_button):
+            bar.addPermanentWidget(widget)
+            widget.hide()
+        bar.addPermanentWidget(self.device_label)
+
+    # models and devices -----------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        """Re-list bundled, user and opened bundles in the selector (keeps the selection)."""
+        selected = self.selected_bundle()
+        entries = available_models() + [e for e in self._opened if e.path not in {m.path for m in available_models()}]
+        self.selector.clear()
+        for entry in entries:
+            self.selector.addItem(entry.label(), str(entry.path))
+            self.selector.setItemData(self.selector.count() - 1, str(entry.path), 3)  # tooltip role
+        self.selector.addItem("Open model bundle...", None)
+        if not entries:
+            self.selector.setItemText(self.selector.count() - 1, "No model - open a bundle...")
+        index = self.selector.findData(str(selected)) if selected else 0
+        self.selector.setCurrentIndex(max(index, 0))
+        self._update_enabled()
+
+    def selected_bundle(self) -> Path | None:
+        if not hasattr(self, "selector"):
+            return None
+        data = self.selector.currentData()
+        return Path(data) if data else None
+
+    def add_bundle(self, path: Path) -> bool:
+        """Offer (and select) the bundle at ``path``; False (and a dialog) if it is not one."""
+        found = find_bundles(Path(path), "opened")
+        if not found or found[0].path != Path(path):
+            model_dialogs.show_model_error(self.window, "Not a model bundle",
+                                           f"{path} is not a model bundle (model_card.json is missing or damaged).",
+                                           "Choose the folder that holds model.safetensors and model_card.json.")
+            return False
+        if found[0].path not in {e.path for e in self._opened}:
+            self._opened.append(found[0])
+        self.refresh_models()
+        self.selector.setCurrentIndex(self.selector.findData(str(found[0].path)))
+        return True
+
+    def open_bundle_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open model bundle (folder)")
+        if folder:
+            self.add_bundle(Path(folder))
+
+    def _on_selector_activated(self, index: int) -> None:
+        if self.selector.itemData(index) is None:
+            self.selector.setCurrentIndex(0)
+            self.open_bundle_dialog()
+        self._update_enabled()
+
+    def show_card(self) -> None:
+        bundle = self.selected_bundle()
+        if bundle is None:
+            model_dialogs.show_model_error(self.window, "No model", NO_MODEL, "")
+            return
+        model_dialogs.show_model_card(self.window, bundle)
+
+    def set_device(self, device: str) -> None:
+        self.device = device
+        self.device_actions[device].setChecked(True)
+        self.device_label.setText(f"Device: {device}")
+
+    def _refresh_devices(self) -> None:
+        available = available_devices()
+        for key, action in self.device_actions.items():
+            action.setEnabled(key in available)
+
+    # running ----------------------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    def run(self) -> None:
+        """Run the selected model on the open scan in a worker thread."""
+        layer = self.window.image.layer
+        if layer is None or self.worker is not None:
+            return
+        bundle = self.selected_bundle()
+        if bundle is None:
+            model_dialogs.show_model_error(self.window, "No model available", NO_MODEL,
+                                           "Put a bundle in your model folder or open one.")
+            return
+        known = self.layers.segmentations()
+        request = PredictRequest(bundle, self.device, layer.volume, layer.display.affine, layer.display.shape,
+                                 layer.name, index=known[0].index if known else None)
+        worker = PredictWorker(request, self._cache)
+        worker.progress.connect(self._on_progress)
+        worker.succeeded.connect(self._on_succeeded)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.finished.connect(worker.deleteLater)
+        self.worker = worker
+        self._set_running(True)
+        worker.start()
+
+    def cancel(self) -> None:
+        """Ask the running worker to stop (it stops at the next stage boundary)."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.stage_label.setText("Cancelling...")
+
+    def _set_running(self, running: bool) -> None:
+        for widget in (self.stage_label, self.progress, self.cancel_button):
+            widget.setVisible(running)
+        self.progress.setValue(0)
+        self.stage_label.setText("Starting..." if running else "")
+        self._update_enabled()
+
+    def _on_progress(self, stage: str, fraction: float) -> None:
+        self.stage_label.setText(STAGE_TEXT.get(stage, stage) + "...")
+        self.progress.setValue(int(round(fraction * 100)))
+
+    def _finish(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.wait(5000)
+        self._set_running(False)
+        if "torch" in __import__("sys").modules:
+            self._refresh_devices()
+
+    def _on_succeeded(self, outcome: PredictOutcome) -> None:
+        self._finish()
+        layer = self.window.image.layer
+        if layer is None or layer.volume is not outcome.request.volume:
+            return  # the scan was closed or replaced while the model ran
+        self.last_outcome = outcome
+        self.device_label.setText(f"Device: {outcome.device_name}")
+        prediction = outcome.prediction
+        name = self._unique_name(prediction.model.name)
+        seg = Segmentation(name, prediction.labels, prediction.affine, outcome.index, prediction,
+                           outcome.probability, source=prediction.model.bundle, display=outcome.display_labels)
+        self.intended_use[id(seg)] = outcome.intended_use
+        others = [s for s in self.layers.segmentations() if s.is_prediction]
+        colors = dict(ALTERNATE_COLORS if others else DEFAULT_COLORS)
+        self.layers.add(OverlayLayer(f"{name} probability", PROBABILITY, seg, visible=False, opacity=0.7))
+        self.layers.add(OverlayLayer(f"{name} mask", LABELS, seg, opacity=0.5, colors=colors))
+        self.set_current(seg)
+        self.window.note(f"{prediction.model.name}: left {prediction.volumes_ml['left']:.2f} mL, right "
+                         f"{prediction.volumes_ml['right']:.2f} mL in {outcome.seconds:.1f} s")
+        self.prediction_added.emit(seg)
+
+    def _on_failed(self, request: PredictRequest, error: BaseException) -> None:
+        self._finish()
+        model_dialogs.show_run_error(self.window, error)
+        self.run_failed.emit(error)
+
+    def _on_cancelled(self, _request: PredictRequest) -> None:
+        self._finish()
+        self.window.note("Model run cancelled; earlier results are unchanged")
+        self.run_cancelled.emit()
+
+    def _unique_name(self, name: str) -> str:
+        names = {s.name for s in self.layers.segmentations()}
+        if name not in names:
+            return name
+        n = 2
+        while f"{name} ({n})" in names:
+            n += 1
+        return f"{name} ({n})"
+
+    # current segmentation and navigation ------------------------------------------------------
+    def set_current(self, segmentation: Segmentation | None) -> None:
+        self.current = segmentation
+        self.window.editor.set_target(segmentation)
+        self.current_changed.emit(segmentation)
+        self._update_enabled()
+
+    def select(self, segmentation: Segmentation) -> None:
+        """The user picked a layer: a prediction becomes the one shown in the results and edited."""
+        if segmentation.is_prediction and segmentation is not self.current:
+            self.set_current(segmentation)
+
+    def remove(self, segmentation: Segmentation) -> None:
+        """Drop a segmentation's layers and undo steps; another prediction becomes current."""
+        self.layers.remove_segmentation(segmentation)
+        self.window.history.forget(segmentation)
+        self.intended_use.pop(id(segmentation), None)
+        if segmentation is self.current:
+            remaining = self.predictions()
+            self.set_current(remaining[-1] if remaining else None)
+
+    def predictions(self) -> list[Segmentation]:
+        return [s for s in self.layers.segmentations() if s.is_prediction]
+
+    def go_to_hippocampus(self, label: int) -> bool:
+        """Centre the cursor on the current segmentation's left (1) or right (2) hippocampus."""
+        seg = self.current
+        layer = self.window.image.layer
+        if seg is None or layer is None:
+            return False
+        center = seg.centroid_world(label)
+        if center is None:
+            self.window.note("That hippocampus is empty in the current mask")
+            return False
+        # the nearest display voxel centre, so every view shows the slice through the centroid
+        index = np.rint(layer.display_index(center))
+        self.window.cursor.set_position(layer.clamp_to_bounds(layer.display_origin + index * layer.display_spacing))
+        return True
+
+    def _on_image_changed(self, _layer: object) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+        self.layers.clear()
+        self.window.history.forget()
+        self.intended_use.clear()
+        self.last_outcome = None
+        self.set_current(None)
+
+    def _update_enabled(self) -> None:
+        has_scan = self.window.image.layer is not None
+        running = self.worker is not None
+        self.run_action.setEnabled(has_scan and not running and self.selected_bundle() is not None)
+        self.cancel_action.setEnabled(running)
+        self.card_action.setEnabled(self.selected_bundle() is not None)
+        for action in (self.go_left, self.go_right):
+            action.setEnabled(self.current is not None)
+
+    def shutdown(self) -> None:
+        """Stop a running worker before the window closes (waits for the current stage)."""
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.cancel()
+            worker.wait(60_000)

@@ -1,0 +1,161 @@
+"""Dock with the current prediction's results: volumes, %ICV, asymmetry, class probabilities (or
+"not trained"), the model card's caveat, quality measures and warnings, Dice against other masks."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFormLayout,
+    QLabel,
+    QScrollArea,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.state.layers import LayerList
+from app.state.results import RESEARCH_LINE, result_rows
+from app.state.segmentation import LEFT, RIGHT, Segmentation, box_dice
+
+EMPTY_TEXT = "Run a model (Model > Run, Ctrl+R) to see hippocampus volumes here."
+
+
+def dice_rows(current: Segmentation, others: list[Segmentation]) -> list[tuple[str, str]]:
+    """``(label, "left 0.912, right 0.874")`` rows: Dice of ``current`` against each other mask."""
+    rows = []
+    for other in others:
+        if other is current or other.labels.shape != current.labels.shape:
+            continue
+        values = [box_dice(current, other, label) for label in (LEFT, RIGHT)]
+        text = ", ".join(f"{side} {'-' if v is None else f'{v:.3f}'}" for side, v in zip(("left", "right"), values))
+        rows.append((f"Dice vs {other.name}", text))
+    return rows
+
+
+class ResultsPanel(QDockWidget):
+    """Shows ``current`` (set by the inference controller) and follows its edits live."""
+
+    def __init__(self, layers: LayerList, parent: QWidget | None = None) -> None:
+        super().__init__("Results", parent)
+        self.setObjectName("results_panel")
+        self._layers = layers
+        self.current: Segmentation | None = None
+        self.intended_use = "research use only, not for diagnosis"
+        body = QWidget(self)
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(8, 6, 8, 6)
+        self.values: dict[str, QLabel] = {}
+        self._rows_widget = QWidget(body)
+        self._form = QFormLayout(self._rows_widget)
+        self._form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self._form.setVerticalSpacing(3)
+        self._layout.addWidget(self._rows_widget)
+        self.model_label = QLabel(body)  # long text: wraps in a plain layout (form rows do not)
+        self.model_label.setObjectName("results_model")
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout.addWidget(self.model_label)
+        self.warnings_widget = QWidget(body)
+        self._warnings = QVBoxLayout(self.warnings_widget)
+        self._warnings.setContentsMargins(0, 4, 0, 4)
+        self._layout.addWidget(self.warnings_widget)
+        self._layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        outer = QWidget(self)
+        outer_layout = QVBoxLayout(outer)
+        outer_layout.setContentsMargins(0, 0, 0, 4)
+        outer_layout.addWidget(scroll, 1)
+        self.caveat = QLabel(outer)  # pinned below the scrolling rows: always visible
+        self.caveat.setObjectName("results_caveat")
+        self.caveat.setWordWrap(True)
+        self.caveat.setContentsMargins(8, 0, 8, 0)
+        self.caveat.setStyleSheet("color: #ffcf70;")
+        outer_layout.addWidget(self.caveat)
+        outer.setMinimumWidth(320)
+        self.setWidget(outer)
+        # painting edits the labels many times a second: refresh at most every 100 ms
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.refresh)
+        layers.changed.connect(self._on_layers_changed)
+        self.refresh()
+
+    def set_current(self, segmentation: Segmentation | None, intended_use: str | None = None) -> None:
+        self.current = segmentation
+        if intended_use:
+            self.intended_use = intended_use
+        self.refresh()
+
+    def _on_layers_changed(self, field: str) -> None:
+        if field in ("data", "layers"):
+            self._timer.start()
+
+    def refresh(self) -> None:
+        """Rebuild the rows from the current segmentation's CURRENT labels."""
+        self._timer.stop()
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        while self._warnings.count():
+            item = self._warnings.takeAt(0)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()
+        self.values = {}
+        seg = self.current
+        if seg is None or seg.prediction is None:
+            self.model_label.setText(EMPTY_TEXT)
+            self.caveat.setText(f"<b>{RESEARCH_LINE}</b>")
+            return
+        rows = result_rows(seg, self.intended_use)
+        self._add_section("Hippocampus volumes")
+        for key, text in rows.measures:
+            self._add_row(key, text)
+        self._add_section("Classification")
+        for key, text in rows.classification:
+            self._add_row(key, text)
+        comparisons = dice_rows(seg, self._layers.segmentations())
+        if comparisons:
+            self._add_section("Agreement")
+            for key, text in comparisons:
+                self._add_row(key, text)
+        self._add_section("Quality")
+        for key, text in rows.quality:
+            self._add_row(key, text)
+        self.model_label.setText(f"<b style='color:#8fb8e8'>Model</b><br>{rows.model}")
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(16, 16)
+        for warning in rows.warnings:
+            line = QWidget(self.warnings_widget)
+            line.setObjectName("quality_warning")
+            h = QFormLayout(line)
+            h.setContentsMargins(0, 0, 0, 0)
+            pic, text = QLabel(line), QLabel(warning, line)
+            pic.setPixmap(icon)
+            text.setWordWrap(True)
+            text.setStyleSheet("color: #ffb347;")
+            h.addRow(pic, text)
+            self._warnings.addWidget(line)
+        self.caveat.setText(f"<b>{RESEARCH_LINE}</b><br>{rows.caveat}")
+
+    def _add_section(self, title: str) -> None:
+        label = QLabel(f"<b>{title}</b>", self._rows_widget)
+        label.setStyleSheet("color: #8fb8e8; margin-top: 6px;")
+        self._form.addRow(label)
+
+    def _add_row(self, key: str, text: str) -> None:
+        value = QLabel(text, self._rows_widget)
+        value.setToolTip(text)
+        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.values[key] = value
+        if key:
+            self._form.addRow(f"{key}:", value)
+        else:
+            self._form.addRow(value)
+
+    def disconnect_models(self) -> None:
+        self._timer.stop()
+        self._layers.changed.disconnect(self._on_layers_changed)

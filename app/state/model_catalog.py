@@ -1,0 +1,122 @@
+"""Which model bundles the app offers: the bundled one(s), the user's model folder, opened ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Point this at a folder to use it as the user's model folder (tests use a temporary one).
+MODELS_ENV = "VOLTA_MODELS_DIR"
+APP_NAME = "VolTA-3D Studio"
+CARD_FILE = "model_card.json"
+NO_MODEL = "No model available: choose a model bundle (Model > Open model bundle...)"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A bundle folder the model selector lists."""
+
+    name: str
+    path: Path
+    origin: str  # "bundled", "user" or "opened"
+
+    def label(self) -> str:
+        return f"{self.name} ({self.origin})"
+
+
+def user_models_dir() -> Path:
+    """``$VOLTA_MODELS_DIR`` or ``<user data dir>/VolTA-3D Studio/models``."""
+    override = os.environ.get(MODELS_ENV)
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "models"
+
+
+def bundled_models_dir() -> Path:
+    """``resources/models`` (as ``volta_core.io.resources`` finds it, without importing volta_core.io:
+    that pulls in nibabel, which start-up must not pay for)."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    root = Path(bundle) / "resources" if bundle else Path(__file__).resolve().parents[2] / "resources"
+    return root / "models"
+
+
+def read_card_dict(bundle: Path) -> dict[str, Any]:
+    """The bundle's model card as plain JSON (no torch needed).
+
+    Raises:
+        ValueError: not a bundle, or the card is not valid JSON.
+    """
+    path = Path(bundle) / CARD_FILE
+    if not path.is_file():
+        raise ValueError(f"{bundle} is not a model bundle: {CARD_FILE} is missing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a model card")
+    return data
+
+
+def find_bundles(folder: Path, origin: str) -> list[ModelEntry]:
+    """Bundles directly inside ``folder`` (or ``folder`` itself), sorted by name."""
+    if not folder.is_dir():
+        return []
+    candidates = [folder] if (folder / CARD_FILE).is_file() else sorted(p.parent for p in folder.glob(f"*/{CARD_FILE}"))
+    entries = []
+    for path in candidates:
+        try:
+            name = str(read_card_dict(path).get("name") or path.name)
+        except ValueError:
+            continue  # a damaged bundle is not offered; opening it directly reports why
+        entries.append(ModelEntry(name, path, origin))
+    return entries
+
+
+def available_models() -> list[ModelEntry]:
+    """Bundled models first, then the user's."""
+    return find_bundles(bundled_models_dir(), "bundled") + find_bundles(user_models_dir(), "user")
+
+
+def card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The card's fields as readable ``(label, text)`` rows for the model-card viewer."""
+    heads = card.get("heads", {}) or {}
+    head_text = []
+    for head in ("segmentation", "sex", "ad"):
+        info = heads.get(head, {}) or {}
+        state = "trained" if info.get("trained") else "not trained: fine-tune on your data"
+        labels = ", ".join(str(v) for v in (info.get("labels") or {}).values())
+        head_text.append(f"{head}: {state}" + (f" ({labels})" if labels else ""))
+    arch = card.get("architecture", {}) or {}
+    inp = card.get("input", {}) or {}
+    metrics = card.get("metrics", {}) or {}
+    return [
+        ("Name", str(card.get("name", "-"))),
+        ("Intended use", str(card.get("intended_use", "research use only, not for diagnosis"))),
+        ("Created", str(card.get("created", "-"))),
+        ("Code version", str(card.get("code_version", "-"))),
+        ("Architecture", f"{arch.get('model', '-')} on {arch.get('encoder', '-')}"),
+        ("Input", f"{inp.get('size', '-')} voxels at {inp.get('spacing_mm', '-')} mm, "
+                  f"{inp.get('space', 'native')} space, {inp.get('normalisation', '-')} normalisation"),
+        ("Heads", "\n".join(head_text)),
+        ("Training data", _flat(card.get("training_data", {}))),
+        ("Metrics", _flat(metrics)),
+        ("Licence", str(card.get("licence", "-"))),
+    ]
+
+
+def _flat(value: Any, indent: str = "") -> str:
+    if isinstance(value, dict):
+        if not value:
+            return "-"
+        return "\n".join(f"{indent}{k}: " + (("\n" + _flat(v, indent + "  ")) if isinstance(v, dict) and v
+                                             else _flat(v)) for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,76 @@
+"""What the results panel, the CSV export and the report show for a (possibly corrected) prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.state.segmentation import Segmentation
+
+# A ``volta_core.infer.Prediction``: not imported, not even for type checking, because
+# volta_core.infer imports torch and app.state must stay torch-free (import-linter contract).
+Prediction = Any
+
+RESEARCH_LINE = "For research use only. Not for diagnosis."
+
+
+def _asymmetry(left: float, right: float) -> float | None:
+    mean = (left + right) / 2.0
+    return None if mean <= 0 else (left - right) / mean
+
+
+@dataclass(frozen=True)
+class ResultRows:
+    """Formatted results: ``measures`` and ``quality`` are ``(label, text)`` rows."""
+
+    measures: list[tuple[str, str]]
+    classification: list[tuple[str, str]]
+    quality: list[tuple[str, str]]
+    warnings: list[str]
+    model: str
+    caveat: str
+
+
+def corrected_prediction(segmentation: Segmentation) -> Prediction:
+    """The segmentation's prediction with volumes, %ICV and asymmetry from the CURRENT labels."""
+    prediction = segmentation.prediction
+    if prediction is None:
+        raise ValueError(f"{segmentation.name} is not a prediction")
+    volumes = segmentation.volumes_ml()
+    icv = prediction.icv_ml
+    relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}
+    return replace(prediction, labels=segmentation.labels, volumes_ml=volumes, relative_volumes=relative,
+                   asymmetry_index=_asymmetry(volumes["left"], volumes["right"]))
+
+
+def result_rows(segmentation: Segmentation, intended_use: str = "research use only, not for diagnosis") -> ResultRows:
+    """Rows for the results panel and the report."""
+    prediction = corrected_prediction(segmentation)
+    v, rel = prediction.volumes_ml, prediction.relative_volumes
+    suffix = " (corrected)" if segmentation.edited else ""
+
+    def pct(key: str) -> str:
+        return f"{rel[key]:.3f}% of ICV" if rel else "ICV not available"
+
+    measures = [
+        (f"Left hippocampus{suffix}", f"{v['left']:.3f} mL ({pct('left')})"),
+        (f"Right hippocampus{suffix}", f"{v['right']:.3f} mL ({pct('right')})"),
+        (f"Total{suffix}", f"{v['total']:.3f} mL ({pct('total')})"),
+        ("Asymmetry index", "-" if prediction.asymmetry_index is None else f"{prediction.asymmetry_index:+.3f}"),
+        ("ICV estimate", "-" if prediction.icv_ml is None else f"{prediction.icv_ml:.0f} mL"),
+    ]
+    names = {"sex": "P(male)", "ad": "P(Alzheimer's disease)"}
+    classification = [(names.get(head, head), result.display() + (f" ({result.note})" if result.note else ""))
+                      for head, result in prediction.classification.items()]
+    q = prediction.quality
+    quality = [
+        ("Registration quality", "-" if q.registration_quality is None else
+         f"{q.registration_quality:.3f}" + ("" if q.registration_converged in (None, True) else " (did not converge)")),
+        ("Template correlation", "-" if q.template_correlation is None else f"{q.template_correlation:.3f}"),
+        ("OOD score", "n/a (no training statistics)" if q.ood_score is None else
+         f"{q.ood_score:.2f} (1.0 = 95th pct. of training)"),
+    ]
+    m = prediction.model
+    model = f"{m.name} (created {m.created}, code {m.code_version}), ran on {prediction.device}"
+    caveat = f"Intended use (model card): {intended_use}."
+    return ResultRows(measures, classification, quality, list(q.warnings), model, caveat)
