@@ -48,3 +48,31 @@ def window(qtbot) -> Iterator[object]:
     win.create_views()
     qtbot.wait(50)
     yield win
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(trained_segmenter_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's trained tiny segmenter (tests/conftest.py), alone in a model folder of its own."""
+    import shutil
+
+    models = tmp_path_factory.mktemp("models")
+    return Path(shutil.copytree(trained_segmenter_bundle, models / "tiny-template-segmenter"))
+
+
+@pytest.fixture
+def models_dir(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's model folder holds the tiny bundle (and nothing else)."""
+    monkeypatch.setenv("VOLTA_MODELS_DIR", str(tiny_bundle.parent))
+    return tiny_bundle.parent
+
+
+@pytest.fixture
+def sample_window(qtbot, models_dir: Path, window):  # noqa: ANN001, ANN201
+    """The main window with the sample scan (fsaverage, 256^3 LIA) open and the tiny model selected."""
+    from app_helpers import open_and_wait
+    from volta_core.io import sample_scan_path
+
+    window.resize(1400, 900)
+    window.inference.refresh_models()
+    open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
+    return window
