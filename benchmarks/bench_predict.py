@@ -2,8 +2,10 @@
 
 Usage: python benchmarks/bench_predict.py [--bundle BUNDLE] [--threads 2] [--batch 10]
 
-Without --bundle it uses the bundled model, or (if none is shipped yet) a vit3d_small
-segmenter with random weights at the default input (1.5 mm, 128^3): same compute, timing only.
+Without --bundle it uses the bundled model, or (if none is shipped yet) a stand-in with random
+weights and the shipped design's compute: vit3d_small + UNETR (feature size 8) on a 96x64x64
+hippocampus region of interest at 1 mm in template space. Timing only: a random model's
+probabilities cover the whole region, so its inverse step is slower than a trained model's.
 Prints a Markdown table. Peak memory is the maximum resident set of a fresh `volta predict`
 process on one scan (start-up included).
 """
@@ -29,14 +31,14 @@ def _random_bundle(folder: Path) -> Path:
     from volta_core.model.networks import build_segmenter
 
     torch.manual_seed(0)
-    model = build_segmenter("vit3d_small", img_size=(128, 128, 128))
+    model = build_segmenter("vit3d_small", feature_size=8, img_size=(96, 64, 64))
     card = ModelCard(
-        name="benchmark-random-vit3d_small",
-        architecture={"encoder": "vit3d_small", "overrides": {"img_size": [128, 128, 128]}, "model": "segmenter",
-                      "num_classes": 3, "decoder": {"feature_size": 16,
+        name="benchmark-random-vit3d_small-roi",
+        architecture={"encoder": "vit3d_small", "overrides": {"img_size": [96, 64, 64]}, "model": "segmenter",
+                      "num_classes": 3, "decoder": {"feature_size": 8,
                                                     "tap_layers": list(model.decoder.tap_layers)}},
-        input={"spacing_mm": [1.5, 1.5, 1.5], "size": [128, 128, 128], "orientation": "RAS",
-               "normalisation": "percentile", "space": "template"},
+        input={"spacing_mm": [1.0, 1.0, 1.0], "size": [96, 64, 64], "orientation": "RAS",
+               "normalisation": "percentile", "space": "template", "roi": "hippocampus"},
         heads={"segmentation": {"trained": False, "labels": DEFAULT_LABELS["segmentation"]}},
     )
     return save_bundle(folder / "bench-bundle", model.state_dict(), card)
