@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+import torch
+import torch.nn.functional as F
 
 Sample = dict[str, np.ndarray]
 LEFT_RIGHT_AXIS = 0
@@ -113,9 +115,11 @@ class RandomBiasField:
             return dict(sample)
         img = sample["image"]
         coarse = rng.normal(0.0, self.strength, size=(self.grid,) * 3)
-        zoom = [s / self.grid for s in img.shape]
-        field = np.exp(ndimage.zoom(coarse, zoom, order=3, mode="nearest"))[tuple(slice(0, s) for s in img.shape)]
-        return {**sample, "image": (img * field).astype(np.float32)}
+        # trilinear upsampling in torch: ~3 ms at 96^3 where a cubic ndimage.zoom took ~140 ms and
+        # starved training of data; exp() of a 4^3 control grid is smooth either way
+        grid = torch.from_numpy(coarse.astype(np.float32))[None, None]  # (1, 1, g, g, g)
+        log_field = F.interpolate(grid, size=tuple(img.shape), mode="trilinear", align_corners=True)[0, 0]
+        return {**sample, "image": (img * np.exp(log_field.numpy())).astype(np.float32)}
 
 
 @dataclass
