@@ -33,7 +33,7 @@ def _census(window) -> dict[str, int]:
     for name, view in window.view_grid.views.items():
         counts[f"{name} props"] = view.renderer.GetViewProps().GetNumberOfItems()
     for name, view in window.view_grid.slice_views.items():
-        counts[f"{name} texture refs"] = view.slice_image._image.GetReferenceCount()
+        counts[f"{name} texture refs"] = view.slice_image.image_data.GetReferenceCount()
     counts["3d input refs"] = window.view_grid.volume_view._image_data.GetReferenceCount()
     return counts
 
