@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,16 +30,22 @@ class TrainingDivergedError(FloatingPointError):
 
 @dataclass
 class BatchStream:
-    """Endless batches over epochs, starting at a given micro-batch (for exact resume)."""
+    """Endless batches over epochs, starting at a given micro-batch (for exact resume).
+
+    With ``prefetch > 0`` batches are prepared that many ahead in a background thread, so
+    augmentation overlaps the training step. Order and content are exactly those of the serial
+    stream (all data randomness comes from per-sample generators, never global RNG state), so
+    resume stays exact. ``wait_s`` counts only the time the training step is blocked on data.
+    """
 
     loader: DataLoader
     sampler: ResumableDistributedSampler
     dataset: Any
     batches_per_epoch: int
     wait_s: float = 0.0  # total time spent waiting for data
+    prefetch: int = 0
 
-    def iterate(self, start_micro: int) -> Iterator[tuple[int, Any]]:
-        """Yield ``(epoch, batch)`` from global micro-batch ``start_micro`` onward."""
+    def _batches(self, start_micro: int) -> Iterator[tuple[int, Any]]:
         epoch, offset = divmod(start_micro, self.batches_per_epoch)
         while True:
             self.sampler.set_epoch(epoch)
@@ -45,12 +54,52 @@ class BatchStream:
                 self.dataset.set_epoch(epoch)
             it = iter(self.loader)
             for _ in range(offset, self.batches_per_epoch):
-                t0 = time.perf_counter()
-                batch = next(it)
-                self.wait_s += time.perf_counter() - t0
-                yield epoch, batch
+                yield epoch, next(it)
             del it
             epoch, offset = epoch + 1, 0
+
+    def iterate(self, start_micro: int) -> Iterator[tuple[int, Any]]:
+        """Yield ``(epoch, batch)`` from global micro-batch ``start_micro`` onward."""
+        if self.prefetch <= 0:
+            batches = self._batches(start_micro)
+            while True:
+                t0 = time.perf_counter()
+                item = next(batches)
+                self.wait_s += time.perf_counter() - t0
+                yield item
+        ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def put(entry: tuple[str, Any]) -> None:
+            while not stop.is_set():
+                try:
+                    ready.put(entry, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def produce() -> None:
+            try:
+                for item in self._batches(start_micro):
+                    if stop.is_set():
+                        return
+                    put(("batch", item))
+            except BaseException as exc:  # noqa: BLE001 - handed to the training thread, which raises it
+                put(("error", exc))
+
+        producer = threading.Thread(target=produce, name="volta-data-prefetch", daemon=True)
+        producer.start()
+        try:
+            while True:
+                t0 = time.perf_counter()
+                kind, value = ready.get()
+                self.wait_s += time.perf_counter() - t0
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            stop.set()
+            producer.join(timeout=10)
 
 
 def make_stream(dataset: Dataset, *, batch_size: int, info: DistInfo, seed: int, num_workers: int,
@@ -69,7 +118,10 @@ def make_stream(dataset: Dataset, *, batch_size: int, info: DistInfo, seed: int,
                         num_workers=num_workers, drop_last=True, persistent_workers=num_workers > 0,
                         multiprocessing_context="spawn" if num_workers > 0 else None,
                         generator=torch.Generator().manual_seed(seed))
-    return BatchStream(loader, sampler, dataset, per_rank // batch_size)
+    # prefetch in a thread only with a core to spare: on 2 cores with 2 torch threads it measured
+    # slower (3.5 vs 4.7 volumes/s pretraining vit3d_tiny) although the step no longer waited
+    spare_core = (os.cpu_count() or 1) > torch.get_num_threads()
+    return BatchStream(loader, sampler, dataset, per_rank // batch_size, prefetch=2 if spare_core else 0)
 
 
 @dataclass
