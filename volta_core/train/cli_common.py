@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, kind: str, *, config_example: str,
+                      override_example: str) -> None:
+    """The arguments every training subcommand takes: config, run folder, resume, overrides."""
+    parser.add_argument("--config", help=f"YAML/JSON config (e.g. {config_example})")
+    parser.add_argument("--out", type=Path, help=f"run folder (default runs/{kind}-<time>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help=f"config overrides, e.g. {override_example}")
 
 
 def default_run_dir(kind: str) -> Path:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from volta_core.train.cli_common import config_source, default_run_dir, error
+from volta_core.train.cli_common import add_run_arguments, config_source, default_run_dir, error
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,10 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", choices=("seg", "sex", "ad"), help="task (default: from the config, else seg)")
     p.add_argument("--data", help="BIDS folder or CSV manifest")
     p.add_argument("--init", help="pretrained model bundle or pretraining run folder")
-    p.add_argument("--config", help="YAML/JSON config (e.g. configs/finetune_seg_tiny.yaml)")
-    p.add_argument("--out", type=Path, help="run folder (default runs/finetune-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. epochs=5 mode=linear")
+    add_run_arguments(p, "finetune", config_example="configs/finetune_seg_tiny.yaml",
+                      override_example="epochs=5 mode=linear")
     p.set_defaults(func=run)
 
 

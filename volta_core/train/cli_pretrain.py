@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from volta_core.train.cli_common import config_source, default_run_dir, error
+from volta_core.train.cli_common import add_run_arguments, config_source, default_run_dir, error
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,10 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Pretrain with the VolTA objective. Progress: JSON lines on stdout "
                                    "(see volta_core/train/events.py). Stop: SIGTERM/Ctrl-C or a STOP file "
                                    "in the run folder; continue with --resume.")
-    p.add_argument("--config", help="YAML/JSON config (e.g. configs/pretrain_tiny.yaml)")
-    p.add_argument("--out", type=Path, help="run folder (default runs/pretrain-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=1e-4 steps=200")
+    add_run_arguments(p, "pretrain", config_example="configs/pretrain_tiny.yaml",
+                      override_example="optim.lr=1e-4 steps=200")
     p.set_defaults(func=run)
 
 
