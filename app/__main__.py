@@ -33,18 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("QT_API", "pyqt6")
     from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
-    from app.settings import APPLICATION, ORGANIZATION, open_settings
-    from app.startup import FirstPaintWatcher, ScreenshotTaker
-    from app.theme import apply_dark_theme
+    from app.startup import FirstPaintWatcher, ScreenshotTaker, create_main_window
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    apply_dark_theme(app)
-    window = MainWindow(open_settings())
+    app, window = create_main_window()
     status = {"code": 0}
 
     if args.benchmark_startup:

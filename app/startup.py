@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QImage
-from PyQt6.QtWidgets import QMainWindow
+from PyQt6.QtWidgets import QApplication, QMainWindow
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
 
 _SETTLE_MS = 400
+
+
+def create_main_window() -> tuple[QApplication, MainWindow]:
+    """The application (named, dark theme) and its main window, not yet shown.
+
+    The one way the app, the benchmarks and the screenshot script start the GUI.
+    """
+    from app.main_window import MainWindow
+    from app.settings import APPLICATION, ORGANIZATION, open_settings
+    from app.theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    apply_dark_theme(app)
+    return app, MainWindow(open_settings())
 
 
 def grab_window(window: QMainWindow) -> QImage:

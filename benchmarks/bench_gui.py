@@ -51,15 +51,11 @@ def gui_benchmarks() -> dict[str, list[float]]:
     from PyQt6.QtGui import QWheelEvent
     from PyQt6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
-    from app.settings import open_settings
     from app.state import Layout
-    from app.theme import apply_dark_theme
+    from app.startup import create_main_window
     from volta_core.io import sample_scan_path
 
-    app = QApplication.instance() or QApplication([])
-    apply_dark_theme(app)
-    window = MainWindow(open_settings())
+    app, window = create_main_window()
     window.resize(1400, 900)
     window.show()
     app.processEvents()

@@ -62,16 +62,11 @@ class StallMeter:
 
 def run_benchmark(bundle: Path, runs: int) -> list[dict[str, float]]:
     from PyQt6.QtCore import QEventLoop, QTimer
-    from PyQt6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
-    from app.settings import open_settings
-    from app.theme import apply_dark_theme
+    from app.startup import create_main_window
     from volta_core.io import sample_scan_path
 
-    app = QApplication.instance() or QApplication([])
-    apply_dark_theme(app)
-    window = MainWindow(open_settings())
+    app, window = create_main_window()
     window.resize(1600, 1000)
     window.show()
     window.create_views()
