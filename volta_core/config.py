@@ -28,6 +28,15 @@ class ConfigError(ValueError):
     """A config file or override is invalid (unknown key, wrong type, unreadable file)."""
 
 
+def grid_shape(size: int | list[int] | tuple[int, ...]) -> tuple[int, int, int]:
+    """``DataConfig.size`` as a 3-tuple (an int is a cube)."""
+    if isinstance(size, int):
+        return (size, size, size)
+    if len(size) != 3:
+        raise ConfigError(f"data.size: expected one integer or three, got {list(size)}")
+    return (int(size[0]), int(size[1]), int(size[2]))
+
+
 @dataclass
 class DataConfig:
     """How scans become model inputs (shared by training and, later, inference).
@@ -37,7 +46,8 @@ class DataConfig:
             a 144 mm field of view, which holds a skull-stripped adult brain left-right and
             superior-inferior (a few mm of the frontal/occipital poles may be cut) and fits
             216 tokens at patch 16.
-        size: edge of the cubic model input in voxels (must be a multiple of the patch size).
+        size: model input in voxels: one edge (a cube) or ``[x, y, z]`` (each a multiple of the
+            patch size), e.g. ``[96, 64, 64]`` at 1 mm holds both hippocampi (``roi``).
         normalisation: ``"percentile"`` (robust 0.5/99.5 percentiles -> [0, 1]) or ``"zscore"``
             (zero mean, unit variance inside the foreground).
         space: ``"native"`` (the scan's own space, centred on the head) or ``"template"``
@@ -48,12 +58,41 @@ class DataConfig:
     """
 
     spacing: float = 1.5
-    size: int = 96
+    size: int | list[int] = 96
     normalisation: str = "percentile"
     space: str = "native"
     roi: str | None = None
     cache: bool = True
     num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        shape = grid_shape(self.size)  # one integer or three
+        if min(shape) < 1:
+            raise ConfigError(f"data.size: sizes must be positive, got {self.size}")
+
+
+@dataclass
+class SynthDataConfig:
+    """Synthetic training data drawn on the fly (:mod:`volta_core.data.synth`, recipe extras).
+
+    Attributes:
+        subset: source label maps: ``"dk"``, ``"fsaverage"`` or ``"all"``; ``""`` = off (use
+            ``data_path``). The held-out protocol trains on one subset and tests on the other.
+        n_train: distinct training samples (sample ``i`` always has the same seed).
+        n_val: validation samples (a separate seed stream).
+        mode: ``"synth"``, ``"template"`` or ``"mixed"`` (see ``SynthConfig``).
+        template_prob: share of template-mode samples in ``mixed`` mode.
+        seed: seed of the sample streams.
+        overrides: nested ``SynthConfig`` overrides (``{"deform": {"scale": 0.1}}``).
+    """
+
+    subset: str = ""
+    n_train: int = 100000
+    n_val: int = 16
+    mode: str = "mixed"
+    template_prob: float = 0.3
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +140,8 @@ class PretrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
-    data_path: str = ""  # BIDS folder or CSV manifest; empty = synthetic volumes
+    data_path: str = ""  # BIDS folder or CSV manifest; empty = synth (if set) or toy heads
+    synth: SynthDataConfig = field(default_factory=SynthDataConfig)
     synthetic_subjects: int = 8
     batch_size: int = 2
     steps: int = 100
@@ -123,12 +163,14 @@ class FinetuneConfig:
                                                                     weight_decay_end=0.01))
     task: str = "seg"  # seg | sex | ad
     data_path: str = ""
+    synth: SynthDataConfig = field(default_factory=SynthDataConfig)  # seg only, instead of data_path
     init: str = ""  # pretrained bundle or pretrain run folder
     mode: str = "full"  # full | linear (frozen encoder, linear probe)
     seg_feature_size: int = 16  # UNETR decoder channels at full resolution (8 halves CPU cost)
     layer_decay: float = 0.75
     batch_size: int = 2
     epochs: int = 20
+    steps: int = 0  # > 0: exactly this many optimizer steps instead of epochs x batches per epoch
     val_fraction: float = 0.2
     augment: bool = True
     seed: int = 0
@@ -176,7 +218,13 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        return _coerce(next(a for a in args if a is not type(None)), value, key)
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:  # the first type that accepts the value (int | list[int])
+            try:
+                return _coerce(option, value, key)
+            except ConfigError:
+                pass
+        return _coerce(options[-1], value, key)
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")

@@ -10,6 +10,7 @@ predictor rebuilds the same :class:`~volta_core.preprocess.pipeline.ModelInputSp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,24 +38,34 @@ class PreparedSample:
     affine: np.ndarray
 
 
-def input_spec(*, spacing: float, size: int, normalisation: str = "percentile", space: str = "native",
+def size3(size: int | Sequence[int]) -> tuple[int, int, int]:
+    """A model input size as ``(x, y, z)``: one integer is a cube."""
+    if isinstance(size, (int, np.integer)):
+        return (int(size),) * 3  # type: ignore[return-value]
+    values = tuple(int(v) for v in size)
+    if len(values) != 3:
+        raise ValueError(f"size must be one integer or three, got {list(size)}")
+    return values  # type: ignore[return-value]
+
+
+def input_spec(*, spacing: float, size: int | Sequence[int], normalisation: str = "percentile", space: str = "native",
                roi: str | None = None) -> ModelInputSpec:
-    """The :class:`ModelInputSpec` of a data config (cubic grid)."""
+    """The :class:`ModelInputSpec` of a data config."""
     if normalisation not in NORMALISATIONS:
         raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
     if space not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
-    return ModelInputSpec(spacing=(float(spacing),) * 3, size=(int(size),) * 3, space=space,  # type: ignore[arg-type]
+    return ModelInputSpec(spacing=(float(spacing),) * 3, size=size3(size), space=space,  # type: ignore[arg-type]
                           normalisation=normalisation, roi=roi)  # type: ignore[arg-type]
 
 
-def card_input(*, spacing: float, size: int, normalisation: str, space: str, roi: str | None) -> dict:
+def card_input(*, spacing: float, size: int | Sequence[int], normalisation: str, space: str, roi: str | None) -> dict:
     """The ``input`` block of a model card for these settings (what the predictor reads)."""
-    return {"spacing_mm": [float(spacing)] * 3, "size": [int(size)] * 3, "orientation": "RAS",
+    return {"spacing_mm": [float(spacing)] * 3, "size": list(size3(size)), "orientation": "RAS",
             "normalisation": normalisation, "space": space, **({"roi": roi} if roi else {})}
 
 
-def prepare_sample(image: np.ndarray, affine: np.ndarray, *, spacing: float = 1.5, size: int = 96,
+def prepare_sample(image: np.ndarray, affine: np.ndarray, *, spacing: float = 1.5, size: int | Sequence[int] = 96,
                    normalisation: str = "percentile", mask: np.ndarray | None = None,
                    space: str = "native", roi: str | None = None) -> PreparedSample:
     """Turn a scan (and optionally its label mask on the same grid) into model space.
@@ -63,7 +74,7 @@ def prepare_sample(image: np.ndarray, affine: np.ndarray, *, spacing: float = 1.
         image: ``(I, J, K)`` voxels in storage order.
         affine: ``(4, 4)`` voxel -> RAS mm of ``image`` (and ``mask``).
         spacing: isotropic model voxel size in mm.
-        size: edge of the cubic output in voxels.
+        size: output shape in voxels (one integer: a cube).
         normalisation: ``"percentile"`` or ``"zscore"``.
         mask: integer labels on the image grid, resampled with nearest neighbour.
         space: ``"native"`` (centred on the head) or ``"template"`` (registered to the template).

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from volta_core.train.cli_common import add_run_arguments, config_source, default_run_dir, error
+from volta_core.train.cli_common import (
+    add_run_arguments,
+    config_source,
+    default_run_dir,
+    error,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
         cfg.init = args.init or cfg.init
         if cfg.task not in ("seg", "sex", "ad"):
             return error(f"task must be seg, sex or ad, got {cfg.task!r}", 2)
-        if not cfg.data_path:
-            return error("no dataset: pass --data PATH (BIDS folder or CSV manifest)", 2)
+        if not cfg.data_path and not cfg.synth.subset:
+            return error("no dataset: pass --data PATH (BIDS folder or CSV manifest), "
+                         "or synth.subset=dk for synthetic brains (recipe extras)", 2)
         run_finetune(cfg, out, resume=args.resume)
     except DatasetInvalidError as exc:
         return error(str(exc), 2)

@@ -87,7 +87,7 @@ def evaluate_bundle(data: str | Path, bundle: str | Path, out: str | Path, *, fo
     base = {"task": task, "data_path": str(data), "init": str(bundle), "seed": seed,
             "model": {"encoder": card.architecture["encoder"],
                       "overrides": {k: v for k, v in card.architecture.get("overrides", {}).items() if k != "img_size"}},
-            "data": {"spacing": float(card.input["spacing_mm"][0]), "size": int(card.input["size"][0]),
+            "data": {"spacing": float(card.input["spacing_mm"][0]), "size": [int(v) for v in card.input["size"]],
                      "normalisation": card.input["normalisation"],
                      # cards written before the space was recorded were all native-space
                      "space": card.input.get("space", "native"), "roi": card.input.get("roi")}}

@@ -24,9 +24,10 @@ from volta_core.data.augment import supervised_augmentations
 from volta_core.data.collate import supervised_collate
 from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
 from volta_core.data.labels import LABEL_NAMES
-from volta_core.data.records import SampleRecord
-from volta_core.data.validate import ValidationReport, validate_dataset
 from volta_core.data.prepare import card_input
+from volta_core.data.records import SampleRecord
+from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
+from volta_core.data.validate import ValidationReport, validate_dataset
 from volta_core.model.bundle import ModelCard, save_bundle
 from volta_core.model.optim_groups import freeze_encoder, param_groups_lrd
 from volta_core.train import distributed as D
@@ -34,8 +35,14 @@ from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
 from volta_core.train.cv import subject_kfold
 from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
-    Throughput, TrainingDivergedError, checkpoint_state, make_schedules, make_stream, optimizer_step,
-    restore_state, to_device,
+    Throughput,
+    TrainingDivergedError,
+    checkpoint_state,
+    make_schedules,
+    make_stream,
+    optimizer_step,
+    restore_state,
+    to_device,
 )
 from volta_core.train.evaluation import evaluate_model
 from volta_core.train.events import EventLog
@@ -121,33 +128,71 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str | Path, *, resume: bool = Fal
         TrainingDivergedError: a loss became NaN/Inf.
     """
     with open_run(cfg, run_dir, resume=resume, stream=stream, name="finetune") as s:
-        report = validate_dataset(cfg.data_path, cfg.task, min_per_class=cfg.min_per_class)
-        if not report.ok:
-            err = DatasetInvalidError(report)
-            s.events.emit("failed", step=0, error=type(err).__name__, message=str(err),
-                          problems=[p.__dict__ for p in report.problems])
-            s.log.error("%s", err)
-            raise err
-        return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume, report, split)
+        if cfg.synth.subset:
+            data = synth_data(cfg)
+        else:
+            report = validate_dataset(cfg.data_path, cfg.task, min_per_class=cfg.min_per_class)
+            if not report.ok:
+                err = DatasetInvalidError(report)
+                s.events.emit("failed", step=0, error=type(err).__name__, message=str(err),
+                              problems=[p.__dict__ for p in report.problems])
+                s.log.error("%s", err)
+                raise err
+            data = dataset_data(cfg, report, split)
+        return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume, data)
 
 
-def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.device, events: EventLog,
-           log: Any, resume: bool, report: ValidationReport, split: tuple[list[int], list[int]] | None) -> FinetuneResult:
-    torch.manual_seed(cfg.seed)
-    precision = choose_precision(device, cfg.precision)
+@dataclass
+class TrainingData:
+    """What a fine-tuning run trains and evaluates on, and how the model card describes it."""
+
+    train: PreparedVolumes | SynthVolumes
+    val: PreparedVolumes | SynthVolumes | None
+    summary: dict[str, Any]
+
+
+def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
+                 split: tuple[list[int], list[int]] | None = None) -> TrainingData:
+    """Train/validation volumes of a validated BIDS folder or manifest (subject-level split)."""
     records = task_records(report, cfg.task)
     train_idx, val_idx = split or split_records(records, cfg.task, cfg.val_fraction, cfg.seed)
-    seg = cfg.task == "seg"
 
     def volumes(idx: list[int]) -> PreparedVolumes:
         return PreparedVolumes([records[i] for i in idx], spacing=cfg.data.spacing, size=cfg.data.size,
-                               normalisation=cfg.data.normalisation, with_masks=seg, cache=cfg.data.cache,
-                               space=cfg.data.space, roi=cfg.data.roi)
+                               normalisation=cfg.data.normalisation, with_masks=cfg.task == "seg",
+                               cache=cfg.data.cache, space=cfg.data.space, roi=cfg.data.roi)
 
-    train_ds = SupervisedDataset(volumes(train_idx), cfg.task,
+    summary = {"source": str(cfg.data_path), "n_train": len(train_idx), "n_val": len(val_idx),
+               "class_counts": report.class_counts,
+               "subjects_train": sorted({records[i].subject for i in train_idx})}
+    return TrainingData(volumes(train_idx), volumes(val_idx) if val_idx else None, summary)
+
+
+def synth_data(cfg: FinetuneConfig) -> TrainingData:
+    """Synthetic brains with hippocampus labels (``cfg.synth``; segmentation only)."""
+    if cfg.task != "seg":
+        raise ValueError("synthetic data carry hippocampus labels only: use them with --task seg")
+    if cfg.data_path:
+        raise ValueError("set either data_path or synth.subset, not both")
+    train = synth_volumes(cfg.synth, cfg.data, split="train")
+    val = synth_volumes(cfg.synth, cfg.data, split="val") if cfg.synth.n_val > 0 else None
+    summary = {"source": f"synthetic brains from the '{cfg.synth.subset}' label maps "
+                         f"(volta_core.data.synth, {cfg.synth.mode} mode, seed {cfg.synth.seed})",
+               "n_train": len(train), "n_val": len(val) if val is not None else 0,
+               "synth": to_dict(cfg.synth)}
+    return TrainingData(train, val, summary)
+
+
+def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.device, events: EventLog,
+           log: Any, resume: bool, data: TrainingData) -> FinetuneResult:
+    torch.manual_seed(cfg.seed)
+    precision = choose_precision(device, cfg.precision)
+    seg = cfg.task == "seg"
+    train_ds = SupervisedDataset(data.train, cfg.task,  # type: ignore[arg-type]
                                  supervised_augmentations() if cfg.augment else None, seed=cfg.seed)
-    eval_ds = SupervisedDataset(volumes(val_idx), cfg.task) if val_idx else SupervisedDataset(train_ds.volumes, cfg.task)
-    eval_split = "val" if val_idx else "train"
+    eval_ds = SupervisedDataset(data.val if data.val is not None else data.train, cfg.task)  # type: ignore[arg-type]
+    eval_split = "val" if data.val is not None else "train"
+    n_train, n_val = len(data.train), len(data.val) if data.val is not None else 0
     batches = make_stream(train_ds, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
                           num_workers=cfg.data.num_workers, collate_fn=supervised_collate)
     model, arch = build_task_model(cfg)
@@ -165,7 +210,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     scaler = torch.amp.GradScaler(device.type) if precision.use_scaler else None
     accum = cfg.optim.accumulation
     steps_per_epoch = max(1, batches.batches_per_epoch // accum)
-    total = cfg.epochs * steps_per_epoch
+    total = cfg.steps or cfg.epochs * steps_per_epoch  # steps > 0: a fixed budget (equal-step comparisons)
     sched = make_schedules(cfg.optim.lr, cfg.optim.min_lr, cfg.optim.weight_decay, cfg.optim.weight_decay_end,
                            cfg.optim.warmup_steps, total)
     weights = None if seg else class_weights([train_ds.label(i) for i in range(len(train_ds))]).to(device)
@@ -178,9 +223,9 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     ddp = D.wrap_ddp(model, device, info)
     events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total, resumed=resumed,
                 device=str(device), precision=precision.name, world_size=info.world_size,
-                n_train=len(train_idx), n_val=len(val_idx), config=to_dict(cfg))
+                n_train=n_train, n_val=n_val, config=to_dict(cfg))
     log.info("fine-tuning %s (%s, %s) on %s: %d train / %d val, %d steps", cfg.task, cfg.model.encoder, cfg.mode,
-             device, len(train_idx), len(val_idx), total)
+             device, n_train, n_val, total)
     it = batches.iterate(step * accum)
     timer, losses, epoch_losses = Throughput(), [], []
     model.train()
@@ -216,10 +261,10 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 events.emit("step", step=step, epoch=epoch, loss=loss_sum, **values, grad_norm=grad_norm,
                             volumes_per_s=cfg.batch_size * accum * info.world_size / max(avg, 1e-9), step_s=dt,
                             data_wait_frac=(batches.wait_s - wait0) / max(dt, 1e-9), eta_s=avg * (total - step))
-            if step % steps_per_epoch == 0:
+            if step % steps_per_epoch == 0 or step == total:
                 events.emit("epoch", step=step, epoch=epoch, loss=float(np.mean(epoch_losses)))
                 epoch_losses = []
-                if info.is_main and (epoch + 1 == cfg.epochs or eval_split == "val"):
+                if info.is_main and (step == total or eval_split == "val"):
                     metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing)
                     events.emit("eval", step=step, epoch=epoch, split=eval_split, **metrics)
                     log.info("epoch %d %s metrics: %s", epoch, eval_split, metrics)
@@ -233,7 +278,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 return FinetuneResult("stopped", step, run.root, metrics, None, losses)
     bundle = None
     if info.is_main:
-        bundle = _write_bundle(cfg, run, model, arch, report, records, train_idx, val_idx, metrics, eval_split)
+        bundle = _write_bundle(cfg, run, model, arch, data.summary, metrics, eval_split, total)
     events.emit("finished", step=step, path=bundle, **metrics)
     return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
 
@@ -248,21 +293,17 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
 
 
 def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, arch: dict[str, Any],
-                  report: ValidationReport, records: list[SampleRecord], train_idx: list[int], val_idx: list[int],
-                  metrics: dict[str, float], eval_split: str) -> Path:
+                  summary: dict[str, Any], metrics: dict[str, float], eval_split: str, total: int) -> Path:
     card = ModelCard(
         name=f"volta3d-{cfg.model.encoder}-{cfg.task}",
         architecture=arch,
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
         heads=card_heads(cfg.task),
-        training_data={"source": str(cfg.data_path), "task": cfg.task, "n_train": len(train_idx),
-                       "n_val": len(val_idx), "class_counts": report.class_counts,
-                       "subjects_train": sorted({records[i].subject for i in train_idx}),
-                       "init": cfg.init or "random", "mode": cfg.mode, "epochs": cfg.epochs,
-                       "augmentation": cfg.augment},
+        training_data={**summary, "task": cfg.task, "init": cfg.init or "random", "mode": cfg.mode,
+                       "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
         metrics={**{k: float(v) for k, v in metrics.items()},
-                 "protocol": f"measured on the {eval_split} split ({len(val_idx) or len(train_idx)} samples) "
+                 "protocol": f"measured on the {eval_split} split ({summary['n_val'] or summary['n_train']} samples) "
                              f"after the last epoch, in model space ({cfg.data.spacing} mm); "
                              + ("Dice/HD95 (mm)/relative volume error per side" if cfg.task == "seg"
                                 else "AUROC (rank-based), balanced accuracy, sensitivity, specificity at p>=0.5")},

@@ -21,17 +21,29 @@ from volta_core.config import PretrainConfig, to_dict
 from volta_core.data.collate import SSLCollate
 from volta_core.data.datasets import PreparedVolumes, PretrainDataset, SyntheticVolumes
 from volta_core.data.manifest import index_dataset
+from volta_core.data.prepare import card_input, size3
+from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
 from volta_core.data.views import MultiViewCrop
-from volta_core.data.prepare import card_input
 from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
 from volta_core.model.optim_groups import param_groups_lrd
-from volta_core.model.ssl import CosineScheduler, NonFiniteLossError, VoltaSSL, VoltaSSLConfig
+from volta_core.model.ssl import (
+    CosineScheduler,
+    NonFiniteLossError,
+    VoltaSSL,
+    VoltaSSLConfig,
+)
 from volta_core.model.vit3d import build_encoder
 from volta_core.train import distributed as D
 from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
 from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
-    Throughput, checkpoint_state, make_schedules, make_stream, optimizer_step, restore_state, to_device,
+    Throughput,
+    checkpoint_state,
+    make_schedules,
+    make_stream,
+    optimizer_step,
+    restore_state,
+    to_device,
 )
 from volta_core.train.events import EventLog
 from volta_core.train.run_folder import RunFolder, code_version
@@ -55,18 +67,23 @@ class RunResult:
 
 def build_ssl_model(cfg: PretrainConfig) -> VoltaSSL:
     """Student/teacher meta-architecture for the config (encoder sized for ``data.size``)."""
-    overrides = {"img_size": [cfg.data.size] * 3, **cfg.model.overrides}
+    overrides = {"img_size": list(size3(cfg.data.size)), **cfg.model.overrides}
     encoder = build_encoder(cfg.model.encoder, **overrides)
     ssl_cfg = VoltaSSLConfig(encoder=cfg.model.encoder, encoder_overrides=overrides)
     return VoltaSSL(encoder, ssl_cfg, **cfg.ssl.model_kwargs)
 
 
-def build_volumes(cfg: PretrainConfig) -> PreparedVolumes | SyntheticVolumes:
-    """Images of ``data_path`` (BIDS or manifest), or synthetic heads when it is empty."""
+def build_volumes(cfg: PretrainConfig) -> PreparedVolumes | SyntheticVolumes | SynthVolumes:
+    """Images of ``data_path`` (BIDS or manifest), synthetic brains (``synth.subset``) or toy heads."""
+    if cfg.synth.subset:
+        if cfg.data_path:
+            raise ValueError("set either data_path or synth.subset, not both")
+        return synth_volumes(cfg.synth, cfg.data, with_masks=False)
     if not cfg.data_path:
         # the toy heads span ~180 mm: never sample them finer than needed to fit the crop
-        spacing = max(cfg.data.spacing, 200.0 / cfg.data.size)
-        return SyntheticVolumes(cfg.synthetic_subjects, size=cfg.data.size, spacing=spacing, seed=cfg.seed)
+        size = max(size3(cfg.data.size))
+        spacing = max(cfg.data.spacing, 200.0 / size)
+        return SyntheticVolumes(cfg.synthetic_subjects, size=size, spacing=spacing, seed=cfg.seed)
     ds = index_dataset(cfg.data_path)
     if not ds.records:
         raise ValueError(f"no T1w images found in {cfg.data_path}")
@@ -184,6 +201,13 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
     return run.checkpoint
 
 
+def _source_name(cfg: PretrainConfig) -> str:
+    if cfg.synth.subset:
+        return (f"synthetic brains from the '{cfg.synth.subset}' label maps ({cfg.synth.mode}, "
+                f"{cfg.synth.n_train} samples, seed {cfg.synth.seed})")
+    return cfg.data_path or f"synthetic toy heads ({cfg.synthetic_subjects})"
+
+
 def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, last: dict[str, float],
                           n_volumes: int) -> None:
     """``run/bundle``: the EMA teacher encoder (the one to fine-tune from), no trained heads."""
@@ -194,7 +218,7 @@ def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, 
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
         heads={name: {"trained": False, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()},
-        training_data={"source": cfg.data_path or f"synthetic toy heads ({cfg.synthetic_subjects})",
+        training_data={"source": _source_name(cfg),
                        "n_volumes": n_volumes, "steps": cfg.steps, "objective": "VolTA (global + masked local + recon)"},
         metrics={**{k: float(v) for k, v in last.items()},
                  "protocol": "self-supervised losses of the last training step; no downstream evaluation"},

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from volta_core.config import FinetuneConfig
+from volta_core.data.prepare import size3
 from volta_core.model.bundle import DEFAULT_LABELS, BundleError, load_bundle
 from volta_core.model.networks import build_classifier, build_segmenter
 from volta_core.model.vit3d import build_encoder
@@ -23,7 +24,7 @@ class InitError(ValueError):
 
 def build_task_model(cfg: FinetuneConfig) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The task network and its card ``architecture`` entry."""
-    overrides = {"img_size": [cfg.data.size] * 3, **cfg.model.overrides}
+    overrides = {"img_size": list(size3(cfg.data.size)), **cfg.model.overrides}
     encoder = build_encoder(cfg.model.encoder, **overrides)
     arch: dict[str, Any] = {"encoder": cfg.model.encoder, "overrides": dict(encoder.config)}
     if cfg.task == "seg":

@@ -1,0 +1,95 @@
+"""Training on synthetic brains (the bundled-model recipe's data path) and the recipe's configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.core.train.train_helpers import ENCODER, SEG_ENCODER, pretrain_cfg
+from volta_core.config import ConfigError, FinetuneConfig, PretrainConfig, load_config
+from volta_core.data.prepare import card_input
+from volta_core.data.synth.volumes import synth_volumes
+from volta_core.train.finetune import run_finetune
+from volta_core.train.pretrain import run_pretraining
+
+ROOT = Path(__file__).resolve().parents[3]
+SYNTH = ["synth.subset=dk", "data.space=template", "data.roi=hippocampus", "data.spacing=3.0",
+         "data.size=[32, 24, 24]", "synth.overrides={deform: {elastic_std_mm: 0.0}}"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_size_takes_one_or_three_values():
+    assert load_config(PretrainConfig, None, ["data.size=64"]).data.size == 64
+    assert load_config(PretrainConfig, None, ["data.size=[64, 48, 48]"]).data.size == [64, 48, 48]
+    with pytest.raises(ConfigError, match="data.size"):
+        load_config(PretrainConfig, None, ["data.size=[64, 48]"])
+    assert card_input(spacing=1.5, size=[64, 48, 48], normalisation="percentile", space="template",
+                      roi="hippocampus")["size"] == [64, 48, 48]
+
+
+@pytest.mark.parametrize("name", ["recipe_pretrain.yaml", "recipe_seg.yaml"])
+def test_recipe_configs_load(name):
+    cls = PretrainConfig if "pretrain" in name else FinetuneConfig
+    cfg = load_config(cls, ROOT / "configs" / name)
+    assert cfg.synth.subset == "dk"  # the shipped model never trains on the fsaverage test brain
+    assert cfg.data.space == "template" and cfg.data.roi == "hippocampus"
+
+
+def test_synth_volumes_look_like_preprocessed_scans():
+    cfg = load_config(FinetuneConfig, None, SYNTH + ["synth.n_train=3", "synth.n_val=2"])
+    train = synth_volumes(cfg.synth, cfg.data, split="train")
+    val = synth_volumes(cfg.synth, cfg.data, split="val")
+    a, b = train[0], train[0]
+    assert a.image.shape == (32, 24, 24) and a.mask.shape == (32, 24, 24)
+    np.testing.assert_array_equal(a.image, b.image)  # sample i always has the same seed
+    assert 0.0 <= a.image.min() and a.image.max() <= 1.0  # percentile-normalised and clipped, as preprocess does
+    assert set(np.unique(a.mask)) <= {0, 1, 2} and (a.mask == 1).any() and (a.mask == 2).any()
+    assert train.seed_of(0) != val.seed_of(0)
+    assert len(train.records) == 3 and train.records[2].subject.endswith("000002")
+    with pytest.raises(IndexError):
+        train[3]
+
+
+def test_synth_needs_template_space():
+    cfg = load_config(FinetuneConfig, None, ["synth.subset=dk"])
+    with pytest.raises(ValueError, match="template"):
+        synth_volumes(cfg.synth, cfg.data)
+
+
+def test_pretrain_then_finetune_on_synthetic_brains(tmp_path):
+    """The recipe's two stages in miniature: the pretrained encoder initialises the segmenter."""
+    pre = pretrain_cfg(*SYNTH, "steps=2", "synthetic_subjects=0")
+    pre.model.overrides = {"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2, "out_indices": [1, 2]}
+    result = run_pretraining(pre, tmp_path / "pre", stream=None)
+    assert result.status == "finished"
+    card = json.loads((tmp_path / "pre" / "bundle" / "model_card.json").read_text())
+    assert "synthetic brains" in card["training_data"]["source"] and card["input"]["size"] == [32, 24, 24]
+
+    ft = load_config(FinetuneConfig, None, [*SYNTH, SEG_ENCODER, "synth.n_train=2", "synth.n_val=1", "steps=3",
+                                            "batch_size=1", "device=cpu", "threads=1", "seg_feature_size=4",
+                                            "augment=false", "optim.warmup_steps=1", "checkpoint_every=1000"])
+    ft.model.overrides["out_indices"] = [1, 2, 2]
+    ft.init = str(tmp_path / "pre" / "bundle")
+    out = run_finetune(ft, tmp_path / "seg", stream=None)
+    assert out.status == "finished" and out.step == 3  # `steps` fixes the budget whatever the epoch length
+    seg_card = json.loads((out.bundle / "model_card.json").read_text())
+    assert seg_card["training_data"]["n_train"] == 2 and seg_card["training_data"]["steps"] == 3
+    assert seg_card["input"]["space"] == "template" and seg_card["input"]["roi"] == "hippocampus"
+    assert "dice_left" in seg_card["metrics"]
+
+
+def test_synthetic_labels_are_only_for_segmentation(tmp_path):
+    ft = load_config(FinetuneConfig, None, [*SYNTH, ENCODER, "task=sex", "device=cpu"])
+    with pytest.raises(ValueError, match="seg"):
+        run_finetune(ft, tmp_path / "sex", stream=None)
