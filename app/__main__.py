@@ -25,12 +25,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="save a PNG of the window once the scan is shown, then exit")
     parser.add_argument("--benchmark-startup", action="store_true",
                         help=f"print '{STARTUP_MARK} <unix time>' at the window's first paint, then exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation: open the sample scan, run a model, export and read back "
+                             "a report, then exit 0 (passed) or 1 (failed); needs a display or xvfb-run")
+    parser.add_argument("--model", type=Path, metavar="BUNDLE",
+                        help="with --self-test: the model bundle to use (default: the first bundled model)")
     return parser.parse_args(argv)
+
+
+#: Hidden first argument: ``volta-studio --volta-cli pretrain ...`` runs the ``volta`` command
+#: line in this executable. The training panel starts jobs this way, so a packaged app (one
+#: frozen executable, no Python on the machine) trains in a separate process of itself.
+CLI_FLAG = "--volta-cli"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``volta-studio`` command; returns the exit code."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == [CLI_FLAG]:
+        from volta_core.cli import main as cli_main
+
+        return cli_main(argv[1:])
+    args = parse_args(argv)
+    if args.self_test:
+        from app.selftest import run_self_test
+
+        return run_self_test(args.model, argv)
     os.environ.setdefault("QT_API", "pyqt6")
     from PyQt6.QtCore import QTimer
 

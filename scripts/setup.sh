@@ -8,18 +8,19 @@
 #   bash scripts/setup.sh            # the app and the test tools
 #   bash scripts/setup.sh --recipe   # also the build-time data packages of the model recipe
 #                                    # (FreeSurfer/atlas label maps; ~400 MB; the tests need them)
+#                                    # and PyInstaller (packaging/, its smoke test)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SYSTEM_PACKAGES=(python3-venv libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus-1-3
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
-  libxcb-shape0 xvfb xauth)
+  libxcb-shape0 xvfb xauth binutils)  # binutils: objdump, which PyInstaller needs (packaging test)
 TORCH_SPEC="${VOLTA_TORCH_SPEC:-torch==2.13.0}"
 PYTHON="${VOLTA_PYTHON:-python3}"
 VENV="$ROOT/.venv"
 EXTRAS="dev"
-if [ "${1:-}" = "--recipe" ]; then EXTRAS="dev,recipe"; fi
+if [ "${1:-}" = "--recipe" ]; then EXTRAS="dev,packaging,recipe"; fi
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -57,7 +58,7 @@ install_python_packages() {
   if [ -f "$stamp" ]; then
     local have; have="$(cat "$stamp")"
     # an environment set up with the recipe extras also serves the app alone
-    if [ "$have" = "$want" ] || [ "$have" = "${want% dev} dev,recipe" ]; then return 0; fi
+    if [ "$have" = "$want" ] || [ "$have" = "${want% dev} dev,packaging,recipe" ]; then return 0; fi
   fi
   local pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
   # torch before anything that depends on it: an unpinned torch would pull several GB of CUDA wheels.
