@@ -22,9 +22,6 @@ from app.actions import WindowActions
 from app.icons import icon
 from app.panels.cursor_status import CursorStatus
 from app.panels.info_panel import InfoPanel
-from app.state.edit_history import EditHistory
-from app.state.layers import LayerList
-from app.state.mask_editor import MaskEditor
 from app.state import (
     PRESETS,
     CursorModel,
@@ -35,6 +32,9 @@ from app.state import (
     RecentFiles,
     preset_range,
 )
+from app.state.edit_history import EditHistory
+from app.state.layers import LayerList
+from app.state.mask_editor import MaskEditor
 from app.workers.load_request import LoadRequest
 from app.workers.load_worker import LoadWorker
 
@@ -141,6 +141,9 @@ class MainWindow(QMainWindow):
         self.clip_action = menu.addAction("3D &clipping plane at the cursor")
         self.clip_action.setCheckable(True)
         self.clip_action.toggled.connect(self._set_clipping)
+        from app.training.features import TrainingFeatures
+
+        self.training = TrainingFeatures(self)  # Training menu; the dock is built on first use
 
     def _set_clipping(self, on: bool) -> None:
         if self.view_grid is not None:
@@ -301,11 +304,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{layer.name} - {shape}, {spacing} mm, {''.join(volume.orientation)} - {TITLE}")
 
     # drag and drop ----------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
         if event is not None and _dropped_path(event) is not None:
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent | None) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent | None) -> None:
         path = _dropped_path(event) if event is not None else None
         if path is not None:
             event.acceptProposedAction()  # type: ignore[union-attr]
@@ -349,11 +352,12 @@ class MainWindow(QMainWindow):
         s.setValue("recent_files", self.recent.paths)
         s.sync()
 
-    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         if self._closed:
             super().closeEvent(event)
             return
         self._closed = True
+        self.training.shutdown()  # training jobs keep running: the next session re-attaches
         self.save_settings()
         self._current = None
         for worker in list(self._workers):

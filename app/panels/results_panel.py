@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFormLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QStyle,
     QVBoxLayout,
@@ -34,7 +35,12 @@ def dice_rows(current: Segmentation, others: list[Segmentation]) -> list[tuple[s
 
 
 class ResultsPanel(QDockWidget):
-    """Shows ``current`` (set by the inference controller) and follows its edits live."""
+    """Shows ``current`` (set by the inference controller) and follows its edits live.
+
+    ``registry_requested()``: the "Models..." button (choose the model to run, manage the registry).
+    """
+
+    registry_requested = pyqtSignal()
 
     def __init__(self, layers: LayerList, parent: QWidget | None = None) -> None:
         super().__init__("Results", parent)
@@ -45,6 +51,11 @@ class ResultsPanel(QDockWidget):
         body = QWidget(self)
         self._layout = QVBoxLayout(body)
         self._layout.setContentsMargins(8, 6, 8, 6)
+        self.registry_button = QPushButton("Models...", body)
+        self.registry_button.setObjectName("results_models")
+        self.registry_button.setToolTip("Choose the model to run, or rename, delete and export models")
+        self.registry_button.clicked.connect(self.registry_requested)
+        self._layout.addWidget(self.registry_button, 0, Qt.AlignmentFlag.AlignRight)
         self.values: dict[str, QLabel] = {}
         self._rows_widget = QWidget(body)
         self._form = QFormLayout(self._rows_widget)

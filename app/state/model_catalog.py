@@ -27,12 +27,32 @@ class ModelEntry:
     def label(self) -> str:
         return f"{self.name} ({self.origin})"
 
+    @property
+    def read_only(self) -> bool:
+        """Bundled models ship with the app: they cannot be renamed or deleted."""
+        return self.origin == "bundled"
+
+
+_models_dir_setting: Path | None = None
+
+
+def set_user_models_dir(path: str | Path | None) -> None:
+    """Use ``path`` as the user's model folder (the registry's "Change folder"; None: the default).
+
+    ``$VOLTA_MODELS_DIR`` still wins, so tests stay isolated from a user's setting.
+    """
+    global _models_dir_setting
+    _models_dir_setting = Path(path) if path else None
+
 
 def user_models_dir() -> Path:
-    """``$VOLTA_MODELS_DIR`` or ``<user data dir>/VolTA-3D Studio/models``."""
+    """``$VOLTA_MODELS_DIR``, else the folder chosen in the registry, else
+    ``<user data dir>/VolTA-3D Studio/models``."""
     override = os.environ.get(MODELS_ENV)
     if override:
         return Path(override)
+    if _models_dir_setting is not None:
+        return _models_dir_setting
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False)) / "models"

@@ -151,4 +151,4 @@ def test_run_errors_get_a_clear_title_and_a_hint(error: str, title: str) -> None
 
 def test_menus_are_in_order(window) -> None:
     titles = [a.text() for a in window.menuBar().actions()]
-    assert titles == ["&File", "&Edit", "&View", "&Model", "&Help"]
+    assert titles == ["&File", "&Edit", "&View", "&Model", "&Training", "&Help"]

@@ -1,0 +1,131 @@
+"""The main window's training features: the Training menu, the training dock and the model registry.
+
+The job manager and the dock are built on first use (pyqtgraph and the runs folder scan cost
+nothing at start-up), or right after start-up when the dock was open in the last session, so
+running jobs are re-attached as soon as the window is back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QMenu
+
+from app.state.model_catalog import set_user_models_dir
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+    from app.training.job_manager import JobManager
+    from app.training.panel import TrainingPanel
+    from app.training.registry_dialog import ModelRegistryDialog
+
+VISIBLE_KEY = "training/visible"
+MODELS_FOLDER_KEY = "models/folder"
+
+
+class TrainingFeatures:
+    """Owns the job manager, the training dock and the registry dialog of ``window``."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.manager: JobManager | None = None
+        self.panel: TrainingPanel | None = None
+        self.registry: ModelRegistryDialog | None = None
+        folder = window.settings.value(MODELS_FOLDER_KEY, "")
+        set_user_models_dir(str(folder) if folder else None)
+        menu = QMenu("&Training", window)
+        window.menuBar().insertMenu(window.window_actions.help_menu.menuAction(), menu)
+        self.menu = menu
+        self.panel_action = QAction("Training &panel", window)
+        self.panel_action.setObjectName("training_panel_action")
+        self.panel_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.panel_action.setCheckable(True)
+        self.panel_action.triggered.connect(self._toggle_panel)
+        self.registry_action = QAction("Model &registry...", window)
+        self.registry_action.setObjectName("model_registry_action")
+        self.registry_action.triggered.connect(self.show_registry)
+        menu.addActions([self.panel_action, self.registry_action])
+        window.inference.menu.addAction(self.registry_action)
+        window.results_panel.registry_requested.connect(self.show_registry)
+        if str(window.settings.value(VISIBLE_KEY, "false")).lower() == "true":
+            QTimer.singleShot(0, self.show_panel)
+
+    def ensure_manager(self) -> JobManager:
+        if self.manager is None:
+            from app.training.job_manager import JobManager
+
+            self.manager = JobManager(parent=self.window)
+            self.manager.model_registered.connect(self._on_model_registered)
+        return self.manager
+
+    def show_panel(self) -> TrainingPanel:
+        """Show (building it the first time) the training dock."""
+        if self.panel is None:
+            from app.training.panel import TrainingPanel
+
+            self.panel = TrainingPanel(self.ensure_manager(), self.window)
+            self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.panel)
+            self.window.restoreDockWidget(self.panel)
+            self.panel.visibilityChanged.connect(self.panel_action.setChecked)
+            self.window.resizeDocks([self.panel], [380], Qt.Orientation.Vertical)
+        self.panel.show()
+        self.panel.raise_()
+        self.panel_action.setChecked(True)
+        return self.panel
+
+    def _toggle_panel(self, on: bool) -> None:
+        if on:
+            self.show_panel()
+        elif self.panel is not None:
+            self.panel.hide()
+
+    def show_registry(self) -> ModelRegistryDialog:
+        """The model registry dialog (non-modal; one at a time)."""
+        from app.training.registry_dialog import ModelRegistryDialog
+
+        if self.registry is None:
+            self.registry = ModelRegistryDialog(self.window)
+            self.registry.use_requested.connect(self._use_model)
+            self.registry.changed.connect(self._models_changed)
+            self.registry.folder_changed.connect(
+                lambda path: self.window.settings.setValue(MODELS_FOLDER_KEY, str(path)))
+        self.registry.refresh()
+        self.registry.show()
+        self.registry.raise_()
+        return self.registry
+
+    def _use_model(self, path: Path) -> None:
+        inference = self.window.inference
+        inference.refresh_models()
+        index = inference.selector.findData(str(path))
+        if index < 0:
+            inference.add_bundle(Path(path))
+        else:
+            inference.selector.setCurrentIndex(index)
+            inference._update_enabled()
+        self.window.note(f"Model for inference: {inference.selector.currentText()}")
+
+    def _models_changed(self) -> None:
+        self.window.inference.refresh_models()
+        if self.panel is not None:
+            self.panel.form.refresh_models()
+
+    def _on_model_registered(self, path: Path) -> None:
+        self._models_changed()
+        if self.registry is not None:
+            self.registry.refresh()
+        self.window.note(f"New model in the registry: {Path(path).name}")
+
+    def shutdown(self) -> None:
+        """The window closes: remember whether the dock was open; running jobs keep running."""
+        visible = self.panel is not None and self.panel.isVisible()
+        self.window.settings.setValue(VISIBLE_KEY, "true" if visible else "false")
+        if self.panel is not None:
+            self.panel.disconnect_models()
+        if self.manager is not None:
+            self.manager.shutdown()
+        if self.registry is not None:
+            self.registry.close()
