@@ -186,7 +186,7 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _QualityScorer:
-    """NCC of template and warped scan inside the eroded brain, on a 3 mm template grid."""
+    """|NCC| of template and warped scan inside the eroded brain, on a 3 mm template grid."""
 
     def __init__(self, fixed: sitk.Image, mask_affine: np.ndarray, brain: np.ndarray) -> None:
         self.grid = sitk.BinShrink(fixed, [2, 2, 2])
@@ -198,7 +198,9 @@ class _QualityScorer:
         if not self.inside.any():
             return 0.0
         warped = sitk.Resample(moving, self.grid, ras_matrix_to_transform(template_to_scan), sitk.sitkLinear, 0.0)
-        return float(np.clip(_ncc(self.template_values, sitk_to_array(warped)[self.inside]), 0.0, 1.0))
+        # |NCC|: a T2-like (inverted) scan that is well aligned correlates strongly *negatively*;
+        # the contrast itself is judged separately (quality.signed_correlation warns about it)
+        return float(np.clip(abs(_ncc(self.template_values, sitk_to_array(warped)[self.inside])), 0.0, 1.0))
 
 
 class _IterationCounter:
