@@ -63,20 +63,10 @@ class SelfTestReport:
 
 
 def cli_command() -> list[str]:
-    """The command prefix that runs the ``volta`` command line in this installation.
+    """The command prefix that runs the ``volta`` command line in this installation (as training jobs do)."""
+    from app.state.jobs import volta_command
 
-    A frozen app has no Python: it runs itself with ``--volta-cli`` (on Windows its console twin
-    ``volta-studio.exe``: the windowed exe has no stdout); a source install runs
-    ``python -m app --volta-cli``.
-    """
-    from app.__main__ import CLI_FLAG
-
-    if getattr(sys, "frozen", False):
-        console = Path(sys.executable).with_name("volta-studio.exe")
-        if sys.platform == "win32" and console.is_file():
-            return [str(console), CLI_FLAG]
-        return [sys.executable, CLI_FLAG]
-    return [sys.executable, "-m", "app", CLI_FLAG]
+    return volta_command([])
 
 
 def self_command(argv: Sequence[str]) -> list[str]:

@@ -92,6 +92,10 @@ def volta_command(volta_args: list[str], *, frozen: bool | None = None, executab
     frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
     exe = executable or sys.executable
     if frozen:
+        # on Windows the windowed exe has no stdout: use its console twin for the engine
+        console = Path(exe).with_name("volta-studio.exe")
+        if sys.platform == "win32" and console.is_file():
+            exe = str(console)
         return [exe, "--volta-cli", *volta_args]
     return [exe, "-m", "app", "--volta-cli", *volta_args]
 
