@@ -93,3 +93,16 @@ def test_rigid_mode_and_a_failed_registration_is_flagged(template: Template) -> 
     with pytest.raises(RegistrationError, match="at least 40 mm"):
         register_to_template(Volume(noise[:, :, :1], np.eye(4)), template)  # a single slice
     assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 2
+
+
+def test_inverted_contrast_registers_and_scores_as_aligned(template: Template) -> None:
+    # a T2-like scan: intensities inverted inside the head; mutual information still aligns it,
+    # and the quality score (|NCC|) must not call a good fit a failure
+    shape = (110, 128, 110)
+    scan = scan_from_template(template, TRUE, grid_affine("RAS", shape, (1.5,) * 3, BRAIN_CENTER_MM), shape)
+    data = scan.data.astype(np.float32)
+    head = data > 0.05 * data.max()
+    inverted = Volume(np.where(head, data.max() * 1.05 - data, 0).astype(np.float32), scan.affine)
+    result = register_to_template(inverted, template)
+    assert _landmark_errors(result, TRUE).max() < 3.0
+    assert result.quality > 0.8 and result.is_reliable
