@@ -283,7 +283,7 @@ def package(out: Path, seg_bundle: Path, pretrain_run: Path, args: argparse.Name
         if f.name != "model_card.json":
             shutil.copy2(f, tmp / f.name)
     (tmp / "model_card.json").write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
-    ModelCard.from_dict({k: v for k, v in data.items() if k not in ("limitations", "recipe")})  # still valid
+    ModelCard.from_dict(data)  # the card the app and the CLI will read is valid
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
@@ -313,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     common = [f"device={args.device}"] + ([f"threads={args.threads}"] if args.threads else [])
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    command = "python scripts/build_model.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    # what reproduces the bundle (stage selection and paths do not change it)
+    command = "python scripts/build_model.py" + ("" if args.preset == "cpu" else f" --preset {args.preset}")
     sizes = [int(v) for v in args.fewshot_sizes.split(",") if v]
     seeds = [int(v) for v in args.fewshot_seeds.split(",") if v]
     eval_device = "cpu" if args.device == "auto" else args.device

@@ -60,6 +60,8 @@ class ModelCard:
         created: ISO 8601 UTC timestamp.
         code_version: ``git describe`` of the code that trained it (or the package version).
         format_version: bundle format version.
+        limitations: plain-language limits of what the model was trained and tested on.
+        recipe: how to reproduce the weights (command, configs, time, machine).
     """
 
     name: str
@@ -73,6 +75,8 @@ class ModelCard:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     code_version: str = "unknown"
     format_version: int = FORMAT_VERSION
+    limitations: list[str] = field(default_factory=list)
+    recipe: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,8 +129,11 @@ class ModelCard:
             labels = head.get("labels")
             if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
                 raise BundleError(f"model card heads.{name}.labels must map class ids to names")
-        for key in ("training_data", "metrics"):
+        for key in ("training_data", "metrics", "recipe"):
             _expect(data, key, dict, required=False)
+        limits = data.get("limitations", [])
+        if not (isinstance(limits, list) and all(isinstance(v, str) for v in limits)):
+            raise BundleError("model card limitations must be a list of sentences")
         for key in ("licence", "intended_use", "created", "code_version"):
             _expect(data, key, str, required=False)
         if "research" not in data.get("intended_use", INTENDED_USE).lower():
