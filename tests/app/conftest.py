@@ -60,10 +60,19 @@ def tiny_bundle(trained_segmenter_bundle: Path, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
-def models_dir(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's model folder holds the tiny bundle (and nothing else)."""
+def models_dir(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch, no_bundled_models: None) -> Path:
+    """The user's model folder holds the tiny bundle, and it is the only model (fast, known results)."""
     monkeypatch.setenv("VOLTA_MODELS_DIR", str(tiny_bundle.parent))
     return tiny_bundle.parent
+
+
+@pytest.fixture
+def no_bundled_models(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Hide the shipped model (resources/models) from the model selector."""
+    from app.state import model_catalog
+
+    empty = tmp_path_factory.mktemp("no-bundled-models")
+    monkeypatch.setattr(model_catalog, "bundled_models_dir", lambda: empty)
 
 
 @pytest.fixture

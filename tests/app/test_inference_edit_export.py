@@ -189,7 +189,8 @@ def test_model_errors_show_a_dialog_and_keep_everything(qtbot, sample_window, ti
         assert window.inference.current is first
 
 
-def test_without_a_model_the_app_says_what_to_do(qtbot, window, head_path, tmp_path, monkeypatch) -> None:
+def test_without_a_model_the_app_says_what_to_do(qtbot, window, head_path, tmp_path, monkeypatch,
+                                                 no_bundled_models) -> None:
     from app_helpers import open_and_wait
     from PyQt6.QtWidgets import QApplication, QMessageBox
 
