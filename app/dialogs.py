@@ -28,27 +28,29 @@ READ_ERROR_BOX = "read_error_box"
 RESEARCH_USE = "For research use only. Not for diagnosis."
 
 
-def show_read_error(parent: QWidget, error: VolumeReadError) -> QMessageBox:
-    """A warning box with what went wrong and what to do; returns at once (window-modal)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, "Could not open scan", error.message,
-                      QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName(READ_ERROR_BOX)
-    box.setInformativeText(error.hint)
+def show_message_box(parent: QWidget, title: str, message: str, hint: str = "", *, object_name: str,
+                     icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> QMessageBox:
+    """A message box that returns at once (window-modal), deletes itself on close and is found
+    by tests through ``object_name``; ``hint`` (what to do) goes under the message."""
+    box = QMessageBox(icon, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName(object_name)
+    if hint:
+        box.setInformativeText(hint)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def show_read_error(parent: QWidget, error: VolumeReadError) -> QMessageBox:
+    """A warning box with what went wrong and what to do; returns at once (window-modal)."""
+    return show_message_box(parent, "Could not open scan", error.message, error.hint, object_name=READ_ERROR_BOX)
 
 
 def show_unexpected_error(parent: QWidget, error: BaseException) -> QMessageBox:
     """For failures that are not a ``VolumeReadError`` (a bug, or out of memory)."""
-    box = QMessageBox(QMessageBox.Icon.Critical, "Could not open scan",
-                      f"Unexpected error: {type(error).__name__}: {error}",
-                      QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName(READ_ERROR_BOX)
-    box.setInformativeText("The scan that was open stays open. Please report this problem.")
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box
+    return show_message_box(parent, "Could not open scan", f"Unexpected error: {type(error).__name__}: {error}",
+                            "The scan that was open stays open. Please report this problem.",
+                            object_name=READ_ERROR_BOX, icon=QMessageBox.Icon.Critical)
 
 
 class SeriesDialog(QDialog):

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs import show_message_box
 from app.state.model_catalog import card_rows, read_card_dict
 
 MODEL_ERROR_BOX = "model_error_box"
@@ -28,13 +29,7 @@ MODEL_CARD_DIALOG = "model_card_dialog"
 
 def show_model_error(parent: QWidget, title: str, message: str, hint: str) -> QMessageBox:
     """A warning box that returns at once (window-modal)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName(MODEL_ERROR_BOX)
-    if hint:
-        box.setInformativeText(hint)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box
+    return show_message_box(parent, title, message, hint, object_name=MODEL_ERROR_BOX)
 
 
 def describe_run_error(error: BaseException) -> tuple[str, str, str]:

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs import show_message_box
 from app.state.job_config import JobConfigError, get_value, resolve
 from app.state.job_progress import format_duration
 from app.state.jobs import (
@@ -41,13 +42,7 @@ TRAINING_ERROR_BOX = "training_error_box"
 
 def show_training_error(parent: QWidget, title: str, message: str, details: str = "") -> QMessageBox:
     """A non-blocking warning box (tests find it by its object name)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName(TRAINING_ERROR_BOX)
-    if details:
-        box.setInformativeText(details)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box
+    return show_message_box(parent, title, message, details, object_name=TRAINING_ERROR_BOX)
 
 
 class TrainingPanel(QDockWidget):
