@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import cpu_name, print_table, rerun_under_xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_RUNS = 3
@@ -89,12 +90,9 @@ def main() -> int:
     parser.add_argument("--self-test", action="store_true", help="also time `volta-studio --self-test`")
     parser.add_argument("--model", type=Path, help="model bundle for --self-test (default: the bundled one)")
     args = parser.parse_args()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        xvfb = shutil.which("xvfb-run")
-        if xvfb is None:
-            print("no display and no xvfb-run: cannot start the GUI", file=sys.stderr)
-            return 1
-        return subprocess.call([xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, *sys.argv])
+    rerun = rerun_under_xvfb("start the GUI")
+    if rerun is not None:
+        return rerun
     bundle = args.bundle or default_bundle()
     if bundle is None or not (bundle / "volta-studio").is_file():
         print("no bundle: build one with `python packaging/build.py` or pass its folder", file=sys.stderr)
@@ -123,16 +121,11 @@ def main() -> int:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=env)
         rows.append(("--self-test wall time", f"{time.perf_counter() - start:.1f} s",
                      "passed" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"))
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "?"
+    cpu = cpu_name()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"VolTA-3D Studio bundle benchmark - {os.cpu_count()} cores, {cpu}, load {load:.1f}, "
           f"display {os.environ.get('DISPLAY')}")
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measure'.ljust(width)} | result | notes |")
-    print(f"|{'-' * (width + 2)}|--------|-------|")
-    for name, value, note in rows:
-        print(f"| {name.ljust(width)} | {value} | {note} |")
+    print_table(rows)
     return 0
 
 

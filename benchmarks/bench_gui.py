@@ -15,13 +15,14 @@ Run: ``python benchmarks/bench_gui.py`` (restarts itself under ``xvfb-run`` when
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import cpu_name, print_table, rerun_under_xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -118,12 +119,9 @@ def gui_benchmarks() -> dict[str, list[float]]:
 
 
 def main() -> int:
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        xvfb = shutil.which("xvfb-run")
-        if xvfb is None:
-            print("no display and no xvfb-run: cannot benchmark the GUI", file=sys.stderr)
-            return 1
-        return subprocess.call([xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, *sys.argv])
+    rerun = rerun_under_xvfb("benchmark the GUI")
+    if rerun is not None:
+        return rerun
     startup = cold_start_seconds()
     gui = gui_benchmarks()
     rows = [
@@ -139,14 +137,9 @@ def main() -> int:
         ("slice scrolling, 2x2 layout, as displayed", f"{statistics.median(gui['fps_grid']):.0f} frames/s",
          "each step repaints the 3 slice views (3D follows at <= 8 Hz)"),
     ]
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "?"
+    cpu = cpu_name()
     print(f"VolTA-3D Studio GUI benchmark - {os.cpu_count()} cores, {cpu}, display {os.environ.get('DISPLAY')}")
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measure'.ljust(width)} | result | notes |")
-    print(f"|{'-' * (width + 2)}|--------|-------|")
-    for name, value, note in rows:
-        print(f"| {name.ljust(width)} | {value} | {note} |")
+    print_table(rows)
     return 0
 
 

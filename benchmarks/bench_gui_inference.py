@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import rerun_under_xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,12 +120,9 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=None, help="model bundle folder")
     parser.add_argument("--runs", type=int, default=2, help="runs (the first one also imports torch)")
     args = parser.parse_args()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        xvfb = shutil.which("xvfb-run")
-        if xvfb is None:
-            print("no display and no xvfb-run: cannot benchmark the GUI", file=sys.stderr)
-            return 1
-        return subprocess.call([xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, *sys.argv])
+    rerun = rerun_under_xvfb("benchmark the GUI")
+    if rerun is not None:
+        return rerun
     bundle = args.model
     if bundle is None:
         from tests.helpers.tiny_models import train_template_segmenter
