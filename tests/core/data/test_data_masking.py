@@ -36,6 +36,11 @@ def test_ssl_collate_batch_contract():
     vox = t.reshape(6, 4, 4, 4).repeat_interleave(8, 1).repeat_interleave(8, 2).repeat_interleave(8, 3)[:, None]
     assert torch.equal(m[~vox], g[~vox])
     assert (m[vox] != g[vox]).float().mean() > 0.99
+    # the noise has each view's own mean and sd (16 k noise voxels per view: within a few %)
+    for v in range(6):
+        noise = m[v][vox[v]]
+        assert abs(float(noise.mean() - g[v].mean())) < 0.05 * float(g[v].std())
+        assert abs(float(noise.std() / g[v].std()) - 1.0) < 0.05
     # deterministic from the item seeds
     again = SSLCollate(patch_size=8, mask_ratio=0.5)([ds[i] for i in range(3)])
     assert torch.equal(again["masked_views"], m) and torch.equal(again["token_masks"], t)
