@@ -130,6 +130,14 @@ class SSLConfig:
     min_crop_scale: float = 0.5
     max_block_patches: int = 3
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    collapse_action: str = "warn"  # warn | stop | off: what a collapsed teacher does (train/collapse.py)
+    collapse_patience: int = 20  # consecutive collapsed steps before it counts
+
+    def __post_init__(self) -> None:
+        if self.collapse_action not in ("warn", "stop", "off"):
+            raise ValueError(f"ssl.collapse_action must be warn, stop or off, not {self.collapse_action!r}")
+        if self.collapse_patience < 1:
+            raise ValueError(f"ssl.collapse_patience must be at least 1, not {self.collapse_patience}")
 
 
 @dataclass

@@ -63,6 +63,7 @@ class JobProgress:
         terminal: the last ``finished`` / ``stopped`` / ``failed`` event (None while running).
         last_time: ``time`` of the newest event.
         checkpoint_step: step of the newest checkpoint.
+        warnings: messages of ``warning`` events (e.g. a collapsed teacher), oldest first.
     """
 
     losses: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class JobProgress:
     terminal: dict[str, Any] | None = None
     last_time: float = 0.0
     checkpoint_step: int | None = None
+    warnings: list[str] = field(default_factory=list)
     n_events: int = 0
 
     def feed(self, event: dict[str, Any]) -> None:
@@ -111,6 +113,10 @@ class JobProgress:
                     self.metrics.setdefault(key, []).append((step, number))
         elif kind == "checkpoint":
             self.checkpoint_step = step
+        elif kind == "warning":
+            message = str(event.get("message") or event.get("kind") or "warning")
+            if message not in self.warnings:
+                self.warnings.append(message)
         elif kind in TERMINAL_EVENTS:
             self.terminal = event
             if kind != "failed":

@@ -321,3 +321,22 @@ def test_an_error_in_the_training_process_shows_failed_with_the_error(qtbot, pla
     qtbot.waitUntil(lambda: job.status == "failed", timeout=STEP_TIMEOUT_MS)
     assert "30" in job.error and panel.view.error_label.text() == job.error
     assert panel.view.resume_button.isEnabled() and plain_window.isVisible()
+
+
+def test_a_collapsed_teacher_is_shown_as_a_warning(qtbot, plain_window, training_dirs) -> None:
+    panel = plain_window.training.show_panel()
+    form = panel.form
+    form.set_task("pretrain")
+    form.epochs.setValue(4)
+    form.batch_size.setValue(2)
+    form.device.setCurrentIndex(form.device.findData("cpu"))
+    form.threads.setValue(1)
+    # a teacher temperature of 100 makes the teacher uniform: the collapse a too-high lr causes
+    form.overrides.setText(f"{TINY_PRETRAIN} ssl.teacher_temp_start=100 ssl.teacher_temp_end=100 "
+                           "ssl.collapse_patience=2")
+    job = launch(qtbot, panel)
+    qtbot.waitUntil(lambda: job.status == "finished", timeout=STEP_TIMEOUT_MS)
+    panel.view.refresh()
+    assert panel.view.warning_label.isVisible()
+    assert "teacher collapsed at step 2" in panel.view.warning_label.text()
+    assert not panel.view.error_label.isVisible()  # a warning, not a failure: the run went on

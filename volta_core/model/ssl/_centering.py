@@ -95,3 +95,14 @@ class CenteredSoftmaxLoss(nn.Module):
     def entropy(probs: Tensor) -> Tensor:
         """Mean entropy (nats) of distributions ``(..., K)``."""
         return -(probs * torch.log(probs.clamp_min(1e-12))).sum(-1).mean()
+
+    @classmethod
+    def diversity(cls, probs: Tensor) -> Tensor:
+        """Mutual information (nats) between sample and prototype: ``H(mean p) - mean H(p)``.
+
+        Zero for both kinds of DINO collapse: every distribution uniform (the centre wins)
+        or every sample on the same prototype (sharpening wins). A healthy teacher keeps it
+        clearly above zero; it can never exceed ``log`` of the number of rows of ``probs``.
+        """
+        flat = probs.reshape(-1, probs.shape[-1])
+        return (cls.entropy(flat.mean(0)) - cls.entropy(flat)).clamp_min(0.0)

@@ -256,7 +256,9 @@ class VoltaSSL(nn.Module):
         Returns:
             ``loss`` (weighted total, with grad), ``loss_global``, ``loss_local``,
             ``loss_recon`` (detached; 0 when switched off) and diagnostics
-            ``teacher_entropy``, ``teacher_patch_entropy``, ``mask_ratio``.
+            ``teacher_entropy``, ``teacher_diversity`` (``H(mean p) - mean H(p)`` of the teacher's class-token
+            distributions; 0 = collapsed),
+            ``teacher_patch_entropy``, ``mask_ratio``.
 
         Raises:
             NonFiniteLossError: A computed term is NaN or Inf.
@@ -274,7 +276,9 @@ class VoltaSSL(nn.Module):
 
         if cfg.w_global > 0:
             terms["loss_global"], t_cls = self._global_loss(batch, views, s_out, t_out, teacher_temp)
-            diag["teacher_entropy"] = self.dino_loss.entropy(self.dino_loss.teacher_probs(t_cls, teacher_temp))
+            t_probs = self.dino_loss.teacher_probs(t_cls, teacher_temp)
+            diag["teacher_entropy"] = self.dino_loss.entropy(t_probs)
+            diag["teacher_diversity"] = self.dino_loss.diversity(t_probs)
             updates.append((self.dino_loss, t_cls))
         if cfg.w_local > 0:
             terms["loss_local"], t_patch = self._local_loss(s_out, t_out, masks, teacher_temp)
