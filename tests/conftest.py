@@ -12,6 +12,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (the 2-core CPU is shared); the caller's setting comes back after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _trained_bundle_key() -> str:
     """Hash of everything that decides the trained weights: the recipe, model and preprocessing
     code, the template and the torch version (a change in any of them retrains)."""

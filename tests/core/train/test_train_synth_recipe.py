@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tests.core.train.train_helpers import ENCODER, SEG_ENCODER, pretrain_cfg
 from volta_core.config import ConfigError, FinetuneConfig, PretrainConfig, load_config
@@ -21,12 +20,7 @@ SYNTH = ["synth.subset=dk", "data.space=template", "data.roi=hippocampus", "data
          "data.size=[32, 24, 24]", "synth.overrides={deform: {elastic_std_mm: 0.0}}"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_size_takes_one_or_three_values():

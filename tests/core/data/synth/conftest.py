@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from volta_core.data.synth import GridConfig, SourceLibrary, SynthConfig
 
 
 @pytest.fixture(autouse=True)
-def _synth_threads():
-    """One torch thread (the CPU is shared); restore the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _synth_threads(one_torch_thread):
+    """Every synthesis test runs on one torch thread (``one_torch_thread`` in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
