@@ -54,7 +54,8 @@ class DataConfig:
             (affinely registered to the shipped template first, as the bundled model does).
         roi: in template space, a named region to centre the grid on (``"hippocampus"``).
         cache: keep prepared samples in memory (datasets here are small).
-        num_workers: DataLoader workers (spawn context); 0 loads in the training process.
+        num_workers: DataLoader workers (spawn context); 0 loads in the training process;
+            -1 (default) chooses: 0 on a CPU, one per spare core (up to 8) on a GPU.
     """
 
     spacing: float = 1.5
@@ -63,12 +64,14 @@ class DataConfig:
     space: str = "native"
     roi: str | None = None
     cache: bool = True
-    num_workers: int = 0
+    num_workers: int = -1
 
     def __post_init__(self) -> None:
         shape = grid_shape(self.size)  # one integer or three
         if min(shape) < 1:
             raise ConfigError(f"data.size: sizes must be positive, got {self.size}")
+        if self.num_workers < -1:
+            raise ConfigError(f"data.num_workers: -1 (auto), 0 or more, got {self.num_workers}")
 
 
 @dataclass

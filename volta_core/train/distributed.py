@@ -59,6 +59,21 @@ def threads_per_rank(world_size: int, requested: int = 0) -> int:
     return max(1, cores // max(1, world_size))
 
 
+def loader_workers(requested: int, device: torch.device, world_size: int = 1) -> int:
+    """DataLoader worker processes: ``requested`` when >= 0, else chosen for the device.
+
+    Auto (``-1``): none on a CPU, whose cores the model needs (on 2 cores a loader worker made
+    pretraining 1.7x slower, benchmarks/bench_train.py); on a GPU, one per core left over after
+    the ranks' main processes, at most 8 per rank, so augmentation keeps up with the GPU.
+    """
+    if requested >= 0:
+        return requested
+    if device.type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(8, cores // max(1, world_size) - 1))
+
+
 def wrap_ddp(model: torch.nn.Module, device: torch.device, info: DistInfo,
              find_unused_parameters: bool = True) -> torch.nn.Module:
     """DDP-wrap ``model`` when distributed (identity otherwise)."""

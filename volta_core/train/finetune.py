@@ -194,7 +194,8 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     eval_split = "val" if data.val is not None else "train"
     n_train, n_val = len(data.train), len(data.val) if data.val is not None else 0
     batches = make_stream(train_ds, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
-                          num_workers=cfg.data.num_workers, collate_fn=supervised_collate)
+                          num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
+                          collate_fn=supervised_collate)
     model, arch = build_task_model(cfg)
     if cfg.init:
         n = init_encoder(model, cfg.init)

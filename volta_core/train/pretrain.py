@@ -116,7 +116,7 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     dataset = PretrainDataset(build_volumes(cfg), MultiViewCrop(cfg.data.size, (cfg.ssl.min_crop_scale, 1.0)),
                               seed=cfg.seed)
     batches = make_stream(dataset, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
-                          num_workers=cfg.data.num_workers,
+                          num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
                           collate_fn=SSLCollate(patch, cfg.ssl.mask_ratio, cfg.ssl.max_block_patches))
     groups = param_groups_lrd(model, cfg.optim.lr, cfg.optim.weight_decay, layer_decay=1.0)
     params = [p for g in groups for p in g["params"]]

@@ -60,3 +60,15 @@ def test_a_failing_sample_surfaces_in_the_training_thread():
     s.prefetch = 2
     with pytest.raises(OSError, match="cannot read sample 7"):
         _take(s, 0, 10)
+
+
+def test_loader_workers_auto_leaves_the_cpu_to_the_model_and_feeds_a_gpu(monkeypatch):
+    import os
+
+    from volta_core.train.distributed import loader_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(12)), raising=False)
+    assert loader_workers(-1, torch.device("cpu")) == 0
+    assert loader_workers(-1, torch.device("cuda")) == 8  # capped
+    assert loader_workers(-1, torch.device("cuda"), world_size=4) == 2  # 12 cores / 4 ranks - the rank itself
+    assert loader_workers(3, torch.device("cpu")) == 3  # an explicit number is kept
