@@ -16,7 +16,8 @@ from its checkpoint, so the command can simply be run again):
 3. ``eval``: the held-out test on fsaverage (orig.mgz vs aseg.mgz) through the full
    prediction pipeline, clean and degraded (volta_core/train/heldout.py).
 4. ``fewshot``: fine-tuning from the pretrained encoder vs. from random weights with 1, 2 and 5
-   labelled volumes, equal steps, several seeds; each tested on fsaverage.
+   labelled volumes (warped real MNI152 T1s with the DK labels, T1 contrast), equal steps,
+   several seeds; each tested on fsaverage.
 5. ``swap``: the other direction of the protocol - a model trained on fsaverage-derived data
    only (from random weights: the pretrained encoder has seen the DK brain), tested on DK.
 6. ``package``: the bundle with a complete model card into ``resources/models/``, and the
@@ -176,7 +177,10 @@ def fewshot(out: Path, pretrained: Path, overrides: list[str], sizes: list[int],
                 if key in results:
                     continue
                 run = out / "fewshot" / key
+                # the labelled scans are warped real T1s (template mode, T1 contrast): a lab's few
+                # manually labelled scans, not random-contrast synthetic brains
                 ov = [*overrides, f"synth.n_train={n}", "synth.n_val=0", f"synth.seed={100 + seed}",
+                      "synth.mode=template", "synth.overrides={intensity: {invert_prob: 0.0}}",
                       f"seed={seed}", "augment=true", "val_fraction=0"]
                 started = time.perf_counter()
                 bundle = finetune(run, ov, pretrained if init == "pretrained" else None)
@@ -259,8 +263,8 @@ def package(out: Path, seg_bundle: Path, pretrain_run: Path, args: argparse.Name
                          "orig.mgz through the full pipeline (registration to ICBM 2009c, model, mapping back); "
                          "Dice, HD95 (mm) and relative volume error per side against fsaverage aseg.mgz (17/53) on "
                          "its 1 mm grid; degradations applied to the scan only (volta_core/train/heldout.py). "
-                         "Pretrained vs scratch: equal fine-tuning steps with 1/2/5 fixed labelled synthetic "
-                         "volumes, tested on fsaverage. Swap: trained on fsaverage-derived data, tested on the "
+                         "Pretrained vs scratch: equal fine-tuning steps with 1/2/5 fixed labelled volumes "
+                         "(the MNI152 T1 with its DK labels, randomly warped, T1 contrast), tested on fsaverage. Swap: trained on fsaverage-derived data, tested on the "
                          "MNI152 T1 vs the DK labels."),
         },
         licence=("weights: research use only, derived from FreeSurfer (research licence) and FSL MNI152 "
