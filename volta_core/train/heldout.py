@@ -28,7 +28,9 @@ from scipy import ndimage
 from volta_core.data.synth.sources import builtin_specs
 from volta_core.infer.predictor import Predictor
 from volta_core.io import Volume, load_volume
+from volta_core.preprocess.register import register_to_template
 from volta_core.preprocess.resample import resample_array
+from volta_core.preprocess.template import Template, load_template
 from volta_core.train.metrics import segmentation_metrics
 
 LEFT, RIGHT = 17, 53
@@ -168,6 +170,38 @@ def evaluate_case(predictor: Predictor, case: ReferenceCase, scan: Volume, *, tt
             else None,
             "warnings": list(getattr(prediction.quality, "warnings", [])),
             "seconds": time.perf_counter() - started}
+
+
+def atlas_baseline(subset: str = "fsaverage", *, template: Template | None = None,
+                   mode: str = "affine") -> dict[str, Any]:
+    """What registration alone gives: the DK label map carried onto the test scan, no model.
+
+    The scan is registered to the template exactly as for prediction. The DK
+    map's hippocampi (MNI space, as the template) are then mapped onto the scan's grid through
+    that affine (one-hot, trilinear, then the most likely label), and scored like the model.
+    A model that only learned "where the hippocampus usually is" scores about this.
+
+    Only defined for the ``"fsaverage"`` test scan. The fsaverage labels are not in template
+    space, so the swap has no such baseline.
+    """
+    if subset != "fsaverage":
+        raise ValueError("the registered-atlas baseline is defined for the fsaverage test only")
+    case = reference_case(subset)
+    template = template or load_template()
+    started = time.perf_counter()
+    registration = register_to_template(case.image, template, mode=mode)  # type: ignore[arg-type]
+    spec = next(s for s in builtin_specs() if s.subset == "dk")
+    label_img = nib.load(str(spec.label_path))
+    ids = np.asarray(label_img.dataobj).astype(np.int32)
+    scan_to_labels = np.linalg.inv(label_img.affine) @ np.linalg.inv(registration.template_to_scan) @ case.image.affine
+    channels = [resample_array((ids == c).astype(np.float32), case.image.shape, scan_to_labels, order=1)
+                for c in (LEFT, RIGHT)]
+    background = 1.0 - channels[0] - channels[1]
+    pred = np.argmax(np.stack([background, *channels]), axis=0).astype(np.uint8)
+    metrics = segmentation_metrics(pred, case.labels, case.image.spacing)
+    return {"description": "the DK label map carried by the affine registration alone (no model)",
+            **{k: float(v) for k, v in metrics.items()},
+            "registration_quality": float(registration.quality), "seconds": time.perf_counter() - started}
 
 
 def evaluate_heldout(bundle: str | Path, subset: str = "fsaverage", degradations: list[str] | None = None,
