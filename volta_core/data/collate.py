@@ -62,6 +62,7 @@ class SSLCollate:
         tokens[chosen] = noise * std[view_of, None, None, None] + mean[view_of, None, None, None]
         return {"global_views": views, "masked_views": masked, "token_masks": token_masks}
 
+
 def supervised_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack ``image`` (B,1,D,H,W), ``mask`` (B,D,H,W) / ``label`` (B,) and keep ``subject`` lists."""
     out: dict[str, Any] = {"image": torch.stack([it["image"] for it in items])}
