@@ -57,20 +57,21 @@ BUNDLE_NAME = "volta3d-hippocampus"
 STAGES = ("pretrain", "seg", "eval", "fewshot", "swap", "package")
 
 PRESETS: dict[str, dict[str, list[str]]] = {
-    # the shipped model: ~1.5 h on 2 CPU cores
+    # the shipped model: ~1.4 h of training on 2 CPU cores (+ ~45 min of evaluations)
+    # (configs/recipe_seg.yaml fixes `steps`, which wins over `epochs`: presets set steps too)
     "cpu": {"pretrain": [], "seg": [], "fewshot": ["steps=300", "batch_size=1"], "swap": ["steps=800"]},
     # a larger model for one CUDA GPU (not run here: no GPU on the build machine)
     "gpu": {"pretrain": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                          "batch_size=32", "steps=20000", "optim.lr=0.0002"],
             "seg": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]", "seg_feature_size=16",
-                    "batch_size=8", "synth.n_train=20000", "epochs=4"],
+                    "batch_size=8", "synth.n_train=20000", "steps=10000"],
             "fewshot": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                         "seg_feature_size=16", "steps=1000", "batch_size=1"],
             "swap": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                      "seg_feature_size=16", "steps=5000", "batch_size=8"]},
     # a smoke run of every stage in a few minutes (tests, CI)
     "quick": {"pretrain": ["steps=3", "batch_size=2", "checkpoint_every=100", "log_every=1"],
-              "seg": ["synth.n_train=4", "synth.n_val=2", "epochs=1", "log_every=1"],
+              "seg": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"],
               "fewshot": ["steps=2", "batch_size=1", "log_every=1"], "swap": ["steps=2", "log_every=1"]},
 }
 

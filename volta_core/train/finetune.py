@@ -183,6 +183,33 @@ def synth_data(cfg: FinetuneConfig) -> TrainingData:
     return TrainingData(train, val, summary)
 
 
+#: Without a validation split the run reports metrics on the training set: on at most this many
+#: of its samples (the first ones, always the same), not on thousands of synthetic brains.
+TRAIN_EVAL_LIMIT = 64
+
+
+class FirstSamples:
+    """The first ``n`` samples of a volume set, otherwise the same object (records, spacing...)."""
+
+    def __init__(self, volumes: Any, n: int) -> None:
+        self.volumes, self.n = volumes, min(n, len(volumes))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return self.volumes[index]
+
+    @property
+    def records(self) -> Any:
+        return self.volumes.records[: self.n]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.volumes, name)
+
+
 def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.device, events: EventLog,
            log: Any, resume: bool, data: TrainingData) -> FinetuneResult:
     torch.manual_seed(cfg.seed)
@@ -190,7 +217,8 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     seg = cfg.task == "seg"
     train_ds = SupervisedDataset(data.train, cfg.task,  # type: ignore[arg-type]
                                  supervised_augmentations() if cfg.augment else None, seed=cfg.seed)
-    eval_ds = SupervisedDataset(data.val if data.val is not None else data.train, cfg.task)  # type: ignore[arg-type]
+    eval_volumes = data.val if data.val is not None else FirstSamples(data.train, TRAIN_EVAL_LIMIT)
+    eval_ds = SupervisedDataset(eval_volumes, cfg.task)  # type: ignore[arg-type]
     eval_split = "val" if data.val is not None else "train"
     n_train, n_val = len(data.train), len(data.val) if data.val is not None else 0
     batches = make_stream(train_ds, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
@@ -279,7 +307,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 return FinetuneResult("stopped", step, run.root, metrics, None, losses)
     bundle = None
     if info.is_main:
-        bundle = _write_bundle(cfg, run, model, arch, data.summary, metrics, eval_split, total)
+        bundle = _write_bundle(cfg, run, model, arch, data.summary, metrics, eval_split, total, len(eval_ds))
     events.emit("finished", step=step, path=bundle, **metrics)
     return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
 
@@ -294,7 +322,8 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
 
 
 def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, arch: dict[str, Any],
-                  summary: dict[str, Any], metrics: dict[str, float], eval_split: str, total: int) -> Path:
+                  summary: dict[str, Any], metrics: dict[str, float], eval_split: str, total: int,
+                  n_eval: int) -> Path:
     card = ModelCard(
         name=f"volta3d-{cfg.model.encoder}-{cfg.task}",
         architecture=arch,
@@ -304,7 +333,7 @@ def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, a
         training_data={**summary, "task": cfg.task, "init": cfg.init or "random", "mode": cfg.mode,
                        "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
         metrics={**{k: float(v) for k, v in metrics.items()},
-                 "protocol": f"measured on the {eval_split} split ({summary['n_val'] or summary['n_train']} samples) "
+                 "protocol": f"measured on the {eval_split} split ({n_eval} samples) "
                              f"after the last epoch, in model space ({cfg.data.spacing} mm); "
                              + ("Dice/HD95 (mm)/relative volume error per side" if cfg.task == "seg"
                                 else "AUROC (rank-based), balanced accuracy, sensitivity, specificity at p>=0.5")},

@@ -22,6 +22,9 @@ def test_build_model_quick_runs_every_stage_and_packages_a_loadable_bundle(tmp_p
     card = json.loads((bundle / "model_card.json").read_text())
     assert card["recipe"]["command"] == "python scripts/build_model.py --preset quick"
     assert set(card["metrics"]["heldout_fsaverage"]) == {"clean", "thick_6mm"}
+    # the preset's step budget wins over the recipe's 4000 steps (a smoke run must stay a smoke run)
+    assert card["training_data"]["fine_tuning"]["steps"] == 2
+    assert 0.0 <= card["metrics"]["baseline_registered_dk_atlas"]["dice"] <= 1.0
     assert card["metrics"]["swap_dk"]["dice_left"] >= 0.0
     assert card["limitations"] and "research" in card["intended_use"]
     assert (bundle / "ood_stats.safetensors").is_file()

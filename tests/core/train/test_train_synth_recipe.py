@@ -87,3 +87,24 @@ def test_synthetic_labels_are_only_for_segmentation(tmp_path):
     ft = load_config(FinetuneConfig, None, [*SYNTH, ENCODER, "task=sex", "device=cpu"])
     with pytest.raises(ValueError, match="seg"):
         run_finetune(ft, tmp_path / "sex", stream=None)
+
+
+def test_training_set_metrics_use_the_first_samples_only():
+    from volta_core.train.finetune import TRAIN_EVAL_LIMIT, FirstSamples
+
+    class Volumes:
+        spacing = 1.5
+        records = [f"r{i}" for i in range(2000)]
+
+        def __len__(self):
+            return 2000
+
+        def __getitem__(self, i):
+            return i
+
+    head = FirstSamples(Volumes(), TRAIN_EVAL_LIMIT)
+    assert len(head) == 64 and head[63] == 63 and head.records == Volumes.records[:64] and head.spacing == 1.5
+    with pytest.raises(IndexError):
+        head[64]
+    assert list(head) == list(range(64))  # iteration stops at the limit
+    assert len(FirstSamples(Volumes(), 10_000)) == 2000
