@@ -51,12 +51,16 @@ def init_distributed(device: torch.device) -> DistInfo:
     return info
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def threads_per_rank(world_size: int, requested: int = 0) -> int:
     """Intra-op threads: ``requested`` or cores // world_size (never oversubscribe the CPU)."""
     if requested > 0:
         return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, world_size))
+    return max(1, available_cores() // max(1, world_size))
 
 
 def loader_workers(requested: int, device: torch.device, world_size: int = 1) -> int:
@@ -70,8 +74,7 @@ def loader_workers(requested: int, device: torch.device, world_size: int = 1) ->
         return requested
     if device.type == "cpu":
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(8, cores // max(1, world_size) - 1))
+    return max(0, min(8, available_cores() // max(1, world_size) - 1))
 
 
 def wrap_ddp(model: torch.nn.Module, device: torch.device, info: DistInfo,
