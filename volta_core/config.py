@@ -120,6 +120,10 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
 
 
+#: ``ssl.collapse_action``: log a warning and train on, stop with a checkpoint, or do not check.
+COLLAPSE_ACTIONS = ("warn", "stop", "off")
+
+
 @dataclass
 class SSLConfig:
     """Self-supervised objective (VolTA: global + masked local + reconstruction)."""
@@ -133,14 +137,15 @@ class SSLConfig:
     min_crop_scale: float = 0.5
     max_block_patches: int = 3
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    collapse_action: str = "warn"  # warn | stop | off: what a collapsed teacher does (train/collapse.py)
+    collapse_action: str = "warn"  # one of COLLAPSE_ACTIONS: what a collapsed teacher does (train/collapse.py)
     collapse_patience: int = 20  # consecutive collapsed steps before it counts
 
     def __post_init__(self) -> None:
-        if self.collapse_action not in ("warn", "stop", "off"):
-            raise ValueError(f"ssl.collapse_action must be warn, stop or off, not {self.collapse_action!r}")
+        if self.collapse_action not in COLLAPSE_ACTIONS:
+            raise ConfigError(f"ssl.collapse_action must be one of {', '.join(COLLAPSE_ACTIONS)}, "
+                              f"not {self.collapse_action!r}")
         if self.collapse_patience < 1:
-            raise ValueError(f"ssl.collapse_patience must be at least 1, not {self.collapse_patience}")
+            raise ConfigError(f"ssl.collapse_patience must be at least 1, not {self.collapse_patience}")
 
 
 @dataclass

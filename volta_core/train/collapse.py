@@ -19,8 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-ACTIONS = ("warn", "stop", "off")
-
 
 class TeacherCollapsedError(RuntimeError):
     """The teacher collapsed and ``ssl.collapse_action=stop`` (a checkpoint was written first)."""
