@@ -350,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     if (out / "ood.json").is_file():
         ood = json.loads((out / "ood.json").read_text(encoding="utf-8"))
     evaluation: dict[str, Any] = {}
+    baseline: dict[str, Any] | None = None
     if "eval" in stages:
         names = list(DEGRADATIONS) if args.preset != "quick" else ["clean", "thick_6mm"]
         evaluation = evaluate_heldout(seg_bundle, "fsaverage", names, device=eval_device, log=log)
@@ -357,9 +358,11 @@ def main(argv: list[str] | None = None) -> int:
         baseline = atlas_baseline("fsaverage")
         log(f"fsaverage registered DK atlas, no model: Dice L {baseline['dice_left']:.3f} R {baseline['dice_right']:.3f}")
         (out / "baseline.json").write_text(json.dumps(baseline, indent=1, default=float), encoding="utf-8")
-    elif (out / "eval.json").is_file():
-        evaluation = json.loads((out / "eval.json").read_text(encoding="utf-8"))
-    baseline = json.loads((out / "baseline.json").read_text(encoding="utf-8")) if (out / "baseline.json").is_file() else None
+    else:
+        if (out / "eval.json").is_file():
+            evaluation = json.loads((out / "eval.json").read_text(encoding="utf-8"))
+        if (out / "baseline.json").is_file():
+            baseline = json.loads((out / "baseline.json").read_text(encoding="utf-8"))
     few: dict[str, Any] = {}
     if "fewshot" in stages:
         few = fewshot(out, pre_bundle, [*preset["fewshot"], *common], sizes, seeds, eval_device)
