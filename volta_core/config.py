@@ -87,6 +87,10 @@ class SynthDataConfig:
         template_prob: share of template-mode samples in ``mixed`` mode.
         seed: seed of the sample streams.
         overrides: nested ``SynthConfig`` overrides (``{"deform": {"scale": 0.1}}``).
+        label_maps: folder of individual whole-head label maps for the ``individual`` subsets
+            (``volta_core.data.real_data``; e.g. SynthSeg's training maps).
+        structures: what the segmentation head segments, left and right: ``hippocampus``,
+            ``amygdala``, ``inferior_lateral_ventricle`` (``fs_labels.STRUCTURES``).
     """
 
     subset: str = ""
@@ -96,6 +100,8 @@ class SynthDataConfig:
     template_prob: float = 0.3
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+    label_maps: str = ""
+    structures: list[str] = field(default_factory=lambda: ["hippocampus"])
 
 
 @dataclass

@@ -22,10 +22,12 @@ LABEL_SWAP = {1: 2, 2: 1}
 
 
 def swap_left_right(mask: np.ndarray) -> np.ndarray:
-    """Labels 1 (left) <-> 2 (right), other labels unchanged."""
+    """Left <-> right labels: 1 <-> 2 (hippocampus), 3 <-> 4, 5 <-> 6 ... (odd = left, even = right)."""
     out = mask.copy()
-    for a, b in LABEL_SWAP.items():
-        out[mask == a] = b
+    fg = mask > 0
+    odd = fg & (mask % 2 == 1)
+    out[odd] = mask[odd] + 1
+    out[fg & ~odd] = mask[fg & ~odd] - 1
     return out
 
 

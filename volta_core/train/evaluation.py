@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -26,11 +28,11 @@ def predict_dataset(model: torch.nn.Module, dataset: SupervisedDataset, device: 
 
 
 def evaluate_model(model: torch.nn.Module, dataset: SupervisedDataset, task: str, device: torch.device,
-                   spacing: float) -> dict[str, float]:
+                   spacing: float, structures: Sequence[str] = ("hippocampus",)) -> dict[str, float]:
     """Mean segmentation metrics over samples, or classification metrics over the set."""
     preds = predict_dataset(model, dataset, device)
     if task == "seg":
-        per = [segmentation_metrics(p["pred"], p["target"], (spacing,) * 3) for p in preds]
+        per = [segmentation_metrics(p["pred"], p["target"], (spacing,) * 3, structures) for p in preds]
         keys = per[0].keys() if per else []
         return {k: float(np.nanmean([m[k] for m in per])) if not all(np.isnan(m[k]) for m in per) else float("nan")
                 for k in keys}

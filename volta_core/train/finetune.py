@@ -294,7 +294,8 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 events.emit("epoch", step=step, epoch=epoch, loss=float(np.mean(epoch_losses)))
                 epoch_losses = []
                 if info.is_main and (step == total or eval_split == "val"):
-                    metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing)
+                    metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing,
+                                             cfg.synth.structures)
                     events.emit("eval", step=step, epoch=epoch, split=eval_split, **metrics)
                     log.info("epoch %d %s metrics: %s", epoch, eval_split, metrics)
                 model.train()
@@ -329,7 +330,7 @@ def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, a
         architecture=arch,
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
-        heads=card_heads(cfg.task),
+        heads=card_heads(cfg.task, cfg.synth.structures),
         training_data={**summary, "task": cfg.task, "init": cfg.init or "random", "mode": cfg.mode,
                        "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
         metrics={**{k: float(v) for k, v in metrics.items()},

@@ -48,10 +48,21 @@ def volume_error(pred: np.ndarray, target: np.ndarray, voxel_volume_mm3: float =
     return {"abs_ml": vp - vt, "rel": (vp - vt) / vt if vt > 0 else float("nan")}
 
 
-def segmentation_metrics(pred: np.ndarray, target: np.ndarray, spacing: Sequence[float]) -> dict[str, float]:
-    """Dice, HD95 (mm) and relative volume error for labels 1 (left) and 2 (right), plus means."""
+def segmentation_metrics(pred: np.ndarray, target: np.ndarray, spacing: Sequence[float],
+                         structures: Sequence[str] = ("hippocampus",)) -> dict[str, float]:
+    """Dice, HD95 (mm) and relative volume error per class, plus means.
+
+    Labels 1 (left) and 2 (right) are the hippocampus (keys ``dice_left`` ...; ``dice`` is their
+    mean); further structures, labelled 3/4, 5/6 ... in the order of ``structures``, get keys
+    ``dice_<structure>_<side>`` (Dice and volume error only).
+    """
     out: dict[str, float] = {}
     voxel = float(np.prod(spacing))
+    for k, name in enumerate(structures[1:], 1):
+        for label, side in ((1 + 2 * k, "left"), (2 + 2 * k, "right")):
+            p, t = pred == label, target == label
+            out[f"dice_{name}_{side}"] = dice(p, t)
+            out[f"volume_error_{name}_{side}"] = volume_error(p, t, voxel)["rel"]
     for label, side in ((1, "left"), (2, "right")):
         p, t = pred == label, target == label
         out[f"dice_{side}"] = dice(p, t)

@@ -10,6 +10,7 @@ import torch
 from volta_core.config import FinetuneConfig
 from volta_core.data.prepare import size3
 from volta_core.model.bundle import DEFAULT_LABELS, BundleError, load_bundle
+from volta_core.data.synth.fs_labels import structure_classes
 from volta_core.model.networks import build_classifier, build_segmenter
 from volta_core.model.vit3d import build_encoder
 from volta_core.train.checkpoint import load_checkpoint
@@ -28,8 +29,9 @@ def build_task_model(cfg: FinetuneConfig) -> tuple[torch.nn.Module, dict[str, An
     encoder = build_encoder(cfg.model.encoder, **overrides)
     arch: dict[str, Any] = {"encoder": cfg.model.encoder, "overrides": dict(encoder.config)}
     if cfg.task == "seg":
-        model = build_segmenter(encoder, num_classes=3, feature_size=cfg.seg_feature_size)
-        arch.update(model="segmenter", num_classes=3,
+        n_classes = 1 + 2 * len(cfg.synth.structures)
+        model = build_segmenter(encoder, num_classes=n_classes, feature_size=cfg.seg_feature_size)
+        arch.update(model="segmenter", num_classes=n_classes,
                     decoder={"feature_size": cfg.seg_feature_size, "tap_layers": list(model.decoder.tap_layers)})
     else:
         model = build_classifier(encoder, num_classes=2)
@@ -83,7 +85,12 @@ def init_encoder(model: torch.nn.Module, path: str | Path) -> int:
     return len(own)
 
 
-def card_heads(task: str) -> dict[str, dict[str, Any]]:
-    """Heads entry of a card: the task's head trained, the others absent/untrained."""
+def card_heads(task: str, structures: list[str] | tuple[str, ...] = ("hippocampus",)) -> dict[str, dict[str, Any]]:
+    """Heads entry of a card: the task's head trained, the others absent/untrained.
+
+    The segmentation head's labels name ``structures`` (left, right each) after background.
+    """
     trained = HEAD_OF_TASK[task]
-    return {name: {"trained": name == trained, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()}
+    heads = {name: {"trained": name == trained, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()}
+    heads["segmentation"]["labels"] = {str(k): v for k, v in structure_classes(list(structures)).items()}
+    return heads

@@ -103,12 +103,19 @@ class SynthConfig:
             ``"mixed"`` (template with probability ``template_prob``).
         flip_prob: probability of a world-space L/R mirror with label swap.
         return_full_label: also return the FreeSurfer-id label map as ``"full_label"``.
+        image_source_prob: when the library mixes sources with a real image (DK/MNI152,
+            fsaverage) and label maps without one, the probability of drawing a source with an
+            image (``None``: every source equally likely). Template mode needs such a source.
+        structures: what ``"label"`` segments (names of ``fs_labels.STRUCTURES``), each as a
+            left and a right class after background.
     """
 
     mode: Literal["synth", "template", "mixed"] = "synth"
     template_prob: float = 0.3
     flip_prob: float = 0.5
     return_full_label: bool = False
+    structures: tuple[str, ...] = ("hippocampus",)
+    image_source_prob: float | None = None
     grid: GridConfig = field(default_factory=GridConfig)
     deform: DeformConfig = field(default_factory=DeformConfig)
     intensity: IntensityConfig = field(default_factory=IntensityConfig)
@@ -128,6 +135,6 @@ class SynthConfig:
         def build(kind: type, values: dict[str, Any]) -> Any:
             return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
-        top = {k: v for k, v in data.items() if k not in nested}
+        top = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k not in nested}
         parts = {k: build(kind, data[k]) for k, kind in nested.items() if k in data}
         return cls(**top, **parts)

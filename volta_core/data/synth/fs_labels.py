@@ -29,10 +29,24 @@ SKULL = 259
 FAT = 9001
 HEAD_LABELS: tuple[int, ...] = (CSF_RIM, SKULL, SOFT_TISSUE, FAT)
 
+# Extra-cerebral labels of SynthSeg's individual training maps (automatic clusters of head
+# tissue: scalp, skull, fat, muscle, eyes ...); each keeps its own id so that random contrasts
+# give the head realistic variety.
+SYNTHSEG_EXTRA_CEREBRAL: tuple[int, ...] = (502, 506, 507, 508, 509, 511, 512, 514, 515, 516, 530)
+
 LR_PAIRS: tuple[tuple[int, int], ...] = (
     (2, 41), (3, 42), (4, 43), (5, 44), (7, 46), (8, 47), (10, 49), (11, 50), (12, 51),
-    (13, 52), (17, 53), (18, 54), (26, 58), (28, 60), (30, 62), (31, 63),
+    (13, 52), (17, 53), (18, 54), (25, 57), (26, 58), (28, 60), (30, 62), (31, 63),
+    (136, 137), (163, 164),
 )
+
+# Structures the segmentation head can be trained for: name -> (left id, right id). The model's
+# classes are 0 background, then left/right of each structure in the order asked for.
+STRUCTURES: dict[str, tuple[int, int]] = {
+    "hippocampus": (17, 53),
+    "amygdala": (18, 54),
+    "inferior_lateral_ventricle": (5, 44),
+}
 
 # id -> tissue class; drives T1-like intensities and "share statistics by tissue" grouping.
 TISSUE: dict[int, str] = {
@@ -45,8 +59,12 @@ TISSUE: dict[int, str] = {
     18: "amygdala", 54: "amygdala", 26: "accumbens", 58: "accumbens", 80: "gm_hypo",
     4: "csf", 43: "csf", 5: "csf", 44: "csf", 14: "csf", 15: "csf", 24: "csf",
     30: "vessel", 62: "vessel", 31: "choroid", 63: "choroid",
+    25: "wm_hypo", 57: "wm_hypo", 72: "csf",  # lesions, 5th ventricle (individual maps)
+    136: "wm", 137: "wm", 163: "gm_hypo", 164: "gm_hypo",  # small extra labels of SynthSeg's maps
     CSF_RIM: "csf", SKULL: "skull", SOFT_TISSUE: "soft", FAT: "fat",
+    **{i: "soft" for i in SYNTHSEG_EXTRA_CEREBRAL},
 }
+EXTRA_CEREBRAL: frozenset[int] = frozenset(HEAD_LABELS + SYNTHSEG_EXTRA_CEREBRAL)
 
 # Typical T1w intensity of each tissue relative to white matter (used by the "t1" contrast).
 T1_MEANS: dict[str, float] = {
@@ -124,3 +142,42 @@ def to_compact(fs_labels: np.ndarray) -> np.ndarray:
 def fs_ids() -> np.ndarray:
     """Compact index -> FreeSurfer id, ``(N_LABELS,)`` int64."""
     return np.asarray(FS_LABELS, dtype=np.int64)
+
+
+def structure_classes(structures: tuple[str, ...] | list[str]) -> dict[int, str]:
+    """Class index -> name of a segmentation head for ``structures`` (0 is background).
+
+    Raises:
+        ValueError: an unknown structure name.
+    """
+    names = {0: "background"}
+    for name in structures:
+        if name not in STRUCTURES:
+            raise ValueError(f"unknown structure {name!r}; choose from {sorted(STRUCTURES)}")
+        label = name.replace("_", " ")
+        names[len(names)] = f"left {label}"
+        names[len(names)] = f"right {label}"
+    return names
+
+
+def target_table(structures: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Compact index -> class index of a segmentation head for ``structures``.
+
+    Returns:
+        ``(N_LABELS,)`` int64 array (0 for everything not segmented).
+    """
+    structure_classes(structures)  # validates the names
+    table = np.zeros(N_LABELS, dtype=np.int64)
+    for k, name in enumerate(structures):
+        left, right = STRUCTURES[name]
+        table[compact_index(left)] = 1 + 2 * k
+        table[compact_index(right)] = 2 + 2 * k
+    return table
+
+
+def class_swap(n_classes: int) -> list[int]:
+    """Channel order that mirrors a ``n_classes`` segmentation (left and right classes swapped)."""
+    order = [0]
+    for c in range(1, n_classes, 2):
+        order += [c + 1, c] if c + 1 < n_classes else [c]
+    return order

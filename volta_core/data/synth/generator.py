@@ -75,10 +75,8 @@ class SynthGenerator:
         self.fs_ids = torch.as_tensor(fsl.fs_ids(), device=self.device)
         lut = torch.as_tensor(fsl.compact_lut().astype(np.int64), device=self.device)
         self.compact_of = lut.clamp_min(0)
-        target = torch.zeros(fsl.N_LABELS, dtype=torch.int64)
-        target[fsl.compact_index(fsl.LEFT_HIPPOCAMPUS)] = 1
-        target[fsl.compact_index(fsl.RIGHT_HIPPOCAMPUS)] = 2
-        self.target_lut = target.to(self.device)  # compact -> 0 bg / 1 left / 2 right hippocampus
+        # compact -> class: 0 background, then left/right of each structure (hippocampus first)
+        self.target_lut = torch.as_tensor(fsl.target_table(self.config.structures), device=self.device)
 
     # ------------------------------------------------------------------ geometry
     def _affine_params(self, rng: np.random.Generator, ov: SampleOverrides) -> AffineParams:
@@ -183,6 +181,15 @@ class SynthGenerator:
             img = inten.invert_contrast(img, labels > 0)
         return inten.minmax(img)
 
+    def _draw_source(self, rng: np.random.Generator) -> str:
+        with_image = [s.name for s in self.library.specs if s.image_path is not None]
+        without = [s.name for s in self.library.specs if s.image_path is None]
+        p = self.config.image_source_prob
+        if p is None or not with_image or not without:
+            return self.library.names[int(rng.integers(len(self.library)))]
+        pool = with_image if rng.random() < p else without
+        return pool[int(rng.integers(len(pool)))]
+
     # --------------------------------------------------------------------- public
     def sample(self, seed: int, overrides: SampleOverrides | None = None) -> dict[str, Any]:
         """Generate one sample.
@@ -193,7 +200,7 @@ class SynthGenerator:
 
         Returns:
             ``{"image": (1, D, H, W) float32 in [0, 1], "label": (D, H, W) int64 (0 background,
-            1 left hippocampus, 2 right hippocampus), "full_label": (D, H, W) int64 FreeSurfer
+            then left/right of each of ``config.structures``: 1 left, 2 right hippocampus ...), "full_label": (D, H, W) int64 FreeSurfer
             ids (only if ``config.return_full_label``), "meta": {...}}`` on ``self.device``.
             ``meta`` holds source, mode, contrast, seed, flipped, hippocampus_change,
             ventricle_change, spacing_mm and ``affine`` ((4, 4) float64 RAS voxel -> world).
@@ -203,12 +210,16 @@ class SynthGenerator:
         rng = np.random.default_rng(seed)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(int(seed) % (2**63))
-        name = ov.source or self.library.names[int(rng.integers(len(self.library)))]
+        name = ov.source or self._draw_source(rng)
         src = self.library.get(name)
         mode = ov.mode or (cfg.mode if cfg.mode != "mixed" else
                            ("template" if rng.random() < cfg.template_prob else "synth"))
         if mode not in ("synth", "template"):
             raise ValueError(f"mode must be 'synth', 'template' or 'mixed', got {mode!r}")
+        if src.image is None:  # a label map without an image: only synthesis can draw it
+            if ov.mode == "template":
+                raise ValueError(f"source {name} has no image: template mode is impossible")
+            mode = "synth"
         flip = bool(rng.random() < cfg.flip_prob) if ov.flip is None else bool(ov.flip)
         warped = self._warp_source(src, rng, gen, ov, flip, with_image=(mode == "template"))
         labels = warped["labels"]  # (D, H, W) compact

