@@ -79,6 +79,11 @@ class RegistrationSettings:
             this many template voxels (a band of background keeps the brain edge in view).
         max_attempts: similarity fits tried at most (from the best-ranked initialisations).
         search_offsets_mm: S-I shifts (mm) of the head-top initialisation that are ranked.
+        rotation_search_below: when the best fit so far scores below this, the fit is tried
+            again from the best translation with the head pitched (nodding) by each of
+            ``search_pitch_deg``, and the best of all is kept: heads tilted 30-50 degrees in the
+            scanner (chin down or up) are otherwise fitted several mm off.
+        search_pitch_deg: pitch angles (degrees, about the left-right axis) of that search.
         threads: SimpleITK threads.
         seed: sampling seed (registration is deterministic for a given seed).
     """
@@ -97,6 +102,8 @@ class RegistrationSettings:
     accept_quality: float = 0.5
     max_attempts: int = 3
     search_offsets_mm: tuple[float, ...] = (0.0, -10.0, -20.0, -30.0, 10.0)
+    rotation_search_below: float = 0.42
+    search_pitch_deg: tuple[float, ...] = (-30.0, 30.0, -50.0, 50.0)
     affine_levels: int = 1
     mask_dilation_voxels: int = 1
 
@@ -335,9 +342,14 @@ def register_to_template(
     cap_center = _cap_center(moving_arr, head, moving_affine, settings.cap_height_mm)
     center_lps = (float(-fixed_center[0]), float(-fixed_center[1]), float(fixed_center[2]))
 
-    def initial_transform(translation_ras: np.ndarray) -> sitk.Transform:
+    def initial_transform(translation_ras: np.ndarray, pitch_deg: float = 0.0) -> sitk.Transform:
         transform = sitk.Euler3DTransform() if mode == "rigid" else sitk.Similarity3DTransform()
         transform.SetCenter(center_lps)
+        if pitch_deg:
+            if mode == "rigid":
+                transform.SetRotation(float(np.deg2rad(pitch_deg)), 0.0, 0.0)
+            else:
+                transform.SetRotation((1.0, 0.0, 0.0), float(np.deg2rad(pitch_deg)))
         transform.SetTranslation((float(-translation_ras[0]), float(-translation_ras[1]), float(translation_ras[2])))
         return transform
 
@@ -360,6 +372,16 @@ def register_to_template(
         if quality >= settings.accept_quality:
             break
     assert best is not None
+    if best[0] < settings.rotation_search_below:  # a tilted head: try pitched starts, keep the best
+        for pitch in settings.search_pitch_deg:
+            fitted, metric, iterations, converged = _run_stage(
+                fixed, moving, fixed_mask, initial_transform(best[5], pitch), settings
+            )
+            quality = scorer(moving, transform_to_ras_matrix(fitted))
+            if quality > best[0]:
+                best = (quality, fitted, metric, iterations, converged, best[5])
+            if quality >= settings.accept_quality:
+                break
     quality, transform, metric, iterations, converged, translation_ras = best
     if mode == "affine":
         second = sitk.AffineTransform(3)
