@@ -8,13 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from volta_core.infer.prediction import LABEL_NAMES, Prediction
+from volta_core.infer.prediction import Prediction
 from volta_core.io import VolumeWriteError, save_mask
 from volta_core.io.volume import Volume
 
 CSV_COLUMNS = (
     "scan", "status", "error", "hippocampus_left_ml", "hippocampus_right_ml", "hippocampus_total_ml",
-    "icv_ml", "asymmetry_index", "p_sex_male", "p_ad", "registration_quality", "ood_score",
+    "icv_ml", "asymmetry_index", "amygdala_left_ml", "amygdala_right_ml",
+    "inferior_lateral_ventricle_left_ml", "inferior_lateral_ventricle_right_ml", "hoc_left", "hoc_right",
+    "p_sex_male", "p_ad", "registration_quality", "ood_score",
     "qc_warnings", "model", "device", "seconds", "source",
 )
 
@@ -35,6 +37,10 @@ def csv_row(prediction: Prediction, *, source: str = "", seconds: float | None =
         "hippocampus_total_ml": _fmt(prediction.volumes_ml["total"]),
         "icv_ml": _fmt(prediction.icv_ml, 1),
         "asymmetry_index": _fmt(prediction.asymmetry_index),
+        **{f"{key}_ml": _fmt(prediction.volumes_ml.get(key)) for key in (
+            "amygdala_left", "amygdala_right", "inferior_lateral_ventricle_left", "inferior_lateral_ventricle_right")},
+        "hoc_left": _fmt((prediction.hoc or {}).get("left")),
+        "hoc_right": _fmt((prediction.hoc or {}).get("right")),
         "p_sex_male": _fmt(cls["sex"].probability) if cls["sex"].trained else "not trained",
         "p_ad": _fmt(cls["ad"].probability) if cls["ad"].trained else "not trained",
         "registration_quality": _fmt(prediction.quality.registration_quality, 3),
@@ -76,7 +82,7 @@ def write_prediction(prediction: Prediction, scan: Volume, out_dir: Path, stem: 
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     mask_path = out_dir / f"{stem}_hippocampus_mask.nii.gz"
-    save_mask(prediction.labels, scan, mask_path, labels=dict(LABEL_NAMES))
+    save_mask(prediction.labels, scan, mask_path, labels=dict(prediction.label_names))
     json_path = out_dir / f"{stem}.json"
     write_json_atomic(json_path, {**prediction.summary(), "mask": mask_path.name})
     return {"mask": mask_path, "json": json_path}

@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 LABEL_NAMES = {0: "background", 1: "left hippocampus", 2: "right hippocampus"}
+#: further structures a segmentation head may have, in class order after the hippocampus
+#: (3/4 amygdala, 5/6 inferior lateral ventricle): volume keys ``<key>_left`` / ``<key>_right``
+EXTRA_STRUCTURES = ("amygdala", "inferior_lateral_ventricle")
 NOT_TRAINED = "not trained: fine-tune on your data"
 
 
@@ -100,6 +103,8 @@ class Prediction:
     device: str
     timings: dict[str, float] = field(default_factory=dict)
     scan: str = ""
+    label_names: dict[int, str] = field(default_factory=lambda: dict(LABEL_NAMES))
+    hoc: dict[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Everything but the arrays, JSON-serialisable."""
@@ -109,23 +114,59 @@ class Prediction:
             "icv_ml": self.icv_ml,
             "relative_volumes_percent_icv": self.relative_volumes,
             "asymmetry_index": self.asymmetry_index,
+            "hippocampal_occupancy": self.hoc,
             "classification": {k: asdict(v) for k, v in self.classification.items()},
             "quality": {**asdict(self.quality), "warnings": list(self.quality.warnings)},
             "model": asdict(self.model),
             "device": self.device,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-            "labels": {str(k): v for k, v in LABEL_NAMES.items()},
+            "labels": {str(k): v for k, v in self.label_names.items()},
             "grid": {"shape": list(self.labels.shape), "affine": np.asarray(self.affine).round(6).tolist()},
             "intended_use": "research use only, not for diagnosis",
         }
 
 
-def label_volumes_ml(labels: np.ndarray, affine: np.ndarray) -> dict[str, float]:
-    """Left/right/total hippocampus volume in mL from a label map and its affine."""
+def label_names_for(n_classes: int) -> dict[int, str]:
+    """Class names of a segmentation with ``n_classes`` classes (hippocampus, then the extras)."""
+    names = dict(LABEL_NAMES)
+    for k, structure in enumerate(EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]):
+        label = structure.replace("_", " ")
+        names[3 + 2 * k], names[4 + 2 * k] = f"left {label}", f"right {label}"
+    return names
+
+
+def label_volumes_ml(labels: np.ndarray, affine: np.ndarray, n_classes: int = 3) -> dict[str, float]:
+    """Volumes in mL from a label map and its affine.
+
+    Returns:
+        ``{"left", "right", "total"}`` (hippocampus) and, for a segmentation with more classes,
+        ``"<structure>_left"`` / ``"<structure>_right"`` for each of :data:`EXTRA_STRUCTURES`.
+    """
     voxel_ml = abs(float(np.linalg.det(np.asarray(affine)[:3, :3]))) / 1000.0
-    counts = np.bincount(labels.ravel(), minlength=3)
+    counts = np.bincount(labels.ravel(), minlength=max(3, n_classes))
     left, right = float(counts[1]) * voxel_ml, float(counts[2]) * voxel_ml
-    return {"left": left, "right": right, "total": left + right}
+    out = {"left": left, "right": right, "total": left + right}
+    for k, structure in enumerate(EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]):
+        out[f"{structure}_left"] = float(counts[3 + 2 * k]) * voxel_ml
+        out[f"{structure}_right"] = float(counts[4 + 2 * k]) * voxel_ml
+    return out
+
+
+def hippocampal_occupancy(volumes: dict[str, float]) -> dict[str, float] | None:
+    """HOC = hippocampus / (hippocampus + inferior lateral ventricle), per side, in [0, 1].
+
+    The inferior lateral ventricle (temporal horn) widens as the hippocampus shrinks, so HOC
+    falls with atrophy (Heister et al., 2011). ``None`` when the model does not segment the
+    ventricle; a side with neither structure is left out.
+    """
+    if "inferior_lateral_ventricle_left" not in volumes:
+        return None
+    out = {}
+    for side in ("left", "right"):
+        total = volumes[side] + volumes[f"inferior_lateral_ventricle_{side}"]
+        if total > 0:
+            out[side] = volumes[side] / total
+    return out
 
 
 def asymmetry_index(left: float, right: float) -> float | None:

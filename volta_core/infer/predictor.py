@@ -20,9 +20,13 @@ from volta_core.infer.prediction import (
     Prediction,
     QualityReport,
     asymmetry_index,
+    hippocampal_occupancy,
+    label_names_for,
     label_volumes_ml,
 )
 from volta_core.infer.quality import (
+    NOT_A_HEAD,
+    looks_like_head,
     quality_warnings,
     resolution_warnings,
     signed_correlation,
@@ -197,7 +201,8 @@ class Predictor:
                     # the model grid is RAS: axis X (tensor dim 2) runs left -> right
                     seg_f, cls_f, _ = self._forward(torch.flip(x, dims=(2,)))
                     if seg is not None and seg_f is not None:
-                        seg_f = torch.flip(seg_f, dims=(2,))[:, [0, 2, 1]]  # mirrored left is right
+                        swap = [0] + [c + 1 if c % 2 else c - 1 for c in range(1, seg_f.shape[1])]
+                        seg_f = torch.flip(seg_f, dims=(2,))[:, swap]  # mirrored left is right
                         seg = (seg + seg_f) / 2
                     if cls is not None and cls_f is not None:
                         cls = (cls + cls_f) / 2
@@ -225,15 +230,19 @@ class Predictor:
             for c in range(probs.shape[0]):
                 out[c] = spatial.to_native(probs[c], order=1, fill=1.0 if c == 0 else 0.0, model_box=box)
         labels = np.zeros(shape, dtype=np.uint8)
-        left, right, background = out[1], out[2], out[0]
-        labels[(left > right) & (left > background)] = 1
-        labels[(right >= left) & (right > background)] = 2
+        if out.shape[0] == 3:  # hippocampus only: the two-class rule (ties go to the right)
+            left, right, background = out[1], out[2], out[0]
+            labels[(left > right) & (left > background)] = 1
+            labels[(right >= left) & (right > background)] = 2
+        elif foreground.any():
+            labels[...] = np.argmax(out, axis=0).astype(np.uint8)
         return labels, out
 
     def _measure(self, volume: Volume, prep: Preprocessed, labels: np.ndarray, probabilities: np.ndarray,
                  class_probs: np.ndarray | None, features: torch.Tensor, timings: dict[str, float],
                  name: str) -> Prediction:
-        volumes = label_volumes_ml(labels, volume.affine)
+        n_classes = int(probabilities.shape[0]) if self.kind == "segmenter" else 3
+        volumes = label_volumes_ml(labels, volume.affine, n_classes)
         registration = prep.record.registration
         icv = None
         correlation = None
@@ -252,6 +261,7 @@ class Predictor:
             template_correlation=correlation,
             ood_score=ood,
             total_ml=volumes["total"] if self.kind == "segmenter" else -1.0,
+            head_like=looks_like_head(volume) if registration is not None and registration.quality < NOT_A_HEAD else True,
         )
         if self.kind == "segmenter" and not self.card.heads.get("segmentation", {}).get("trained", False):
             warnings.append("the segmentation head of this model is not trained")
@@ -275,6 +285,8 @@ class Predictor:
             device=self.device_name,
             timings=timings,
             scan=name or (volume.source.name if volume.source else ""),
+            label_names=label_names_for(n_classes),
+            hoc=hippocampal_occupancy(volumes) if self.kind == "segmenter" else None,
         )
 
     def _classification(self, class_probs: np.ndarray | None) -> dict[str, ClassResult]:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from volta_core.io.volume import Volume
+from volta_core.preprocess.normalize import foreground_mask
 from volta_core.preprocess.pipeline import Preprocessed
 from volta_core.preprocess.resample import resample_array
 from volta_core.preprocess.template import Template
 
 REGISTRATION_FAILED = 0.35  # NCC with the template below this: the alignment cannot be trusted
-NOT_A_HEAD = 0.15           # ... below this: the image does not resemble a brain at all
+NOT_A_HEAD = 0.15           # ... below this, and not head-sized either: not a brain scan at all
+#: a head (or a skull-stripped brain) spans at least this many mm along its two longest axes ...
+HEAD_MIN_EXTENT_MM = 100.0
+#: ... and at most this many along every axis (larger: a body or a wrong voxel size)
+HEAD_MAX_EXTENT_MM = 400.0
+REGISTRATION_HINT = ("check that the header's orientation is right (the slice views should show the head "
+                     "upright), crop a field of view that reaches far below the head (neck, shoulders), "
+                     "or skull-strip the scan, then run again")
 THICK_SLICE_MM = 3.0
 TINY_VOXEL_MM = 0.3
 OOD_LIMIT = 1.0
@@ -33,6 +41,24 @@ def signed_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float 
     return float(np.corrcoef(x, y)[0, 1])
 
 
+def looks_like_head(volume: Volume) -> bool:
+    """Whether the scan's foreground has the size of a head or a brain (mm, from the affine).
+
+    Independent of registration, so that a head whose registration failed is named as such
+    and not as "not a head".
+    """
+    step = max(1, int(round(3.0 / max(min(volume.spacing), 1e-3))))
+    data = np.asarray(volume.data)[::step, ::step, ::step]
+    mask = foreground_mask(data)
+    if mask.sum() < 50:
+        return False
+    idx = np.argwhere(mask)
+    corners = np.stack([idx.min(0), idx.max(0)]).astype(np.float64) * step
+    world = corners @ np.asarray(volume.affine)[:3, :3].T
+    extent = np.sort(np.abs(world[1] - world[0]))
+    return bool(extent[-2] >= HEAD_MIN_EXTENT_MM and extent[-1] <= HEAD_MAX_EXTENT_MM)
+
+
 def resolution_warnings(volume: Volume) -> list[str]:
     spacing = np.asarray(volume.spacing)
     warnings = []
@@ -51,14 +77,21 @@ def quality_warnings(
     template_correlation: float | None,
     ood_score: float | None,
     total_ml: float,
+    head_like: bool = True,
 ) -> list[str]:
-    """Plain-language warnings from the measured quality figures."""
+    """Plain-language warnings from the measured quality figures.
+
+    Args:
+        head_like: :func:`looks_like_head` of the scan; a very poor registration of a head-sized
+            scan is a registration failure, of anything else "not a head".
+    """
     warnings: list[str] = []
-    if registration_quality is not None and registration_quality < NOT_A_HEAD:
+    if registration_quality is not None and registration_quality < NOT_A_HEAD and not head_like:
         warnings.append("not a head: the image does not resemble a brain MRI; results are meaningless")
     elif registration_quality is not None and registration_quality < REGISTRATION_FAILED:
-        warnings.append(f"registration failed: alignment to the template is poor (quality "
-                        f"{registration_quality:.2f}); check the mask before using the volumes")
+        warnings.append(f"registration failed: the scan could not be aligned to the template (quality "
+                        f"{registration_quality:.2f} < {REGISTRATION_FAILED}), so the masks and volumes are "
+                        f"meaningless; {REGISTRATION_HINT}")
     elif registration_converged is False:
         warnings.append("registration did not fully converge; check the mask")
     if template_correlation is not None and template_correlation < 0:
