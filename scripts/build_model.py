@@ -5,6 +5,9 @@ Usage (from a clone, after ``bash scripts/setup.sh --recipe``)::
     .venv/bin/python scripts/build_model.py                 # the shipped CPU recipe (~1.5 h on 2 cores)
     .venv/bin/python scripts/build_model.py --preset gpu    # a larger model for a CUDA machine
     .venv/bin/python scripts/build_model.py --quick --out /tmp/q --install-to /tmp/q/models  # smoke run
+    # with individual anatomy and three structures per side (hippocampus, amygdala, inferior
+    # lateral ventricle), from a folder of individual label maps (README: "Real data for the recipe")
+    .venv/bin/python scripts/build_model.py --label-maps DATA/synthseg_maps
 
 Stages (each in ``OUT/<stage>``; a finished stage is skipped and an interrupted one resumes
 from its checkpoint, so the command can simply be run again):
@@ -22,6 +25,12 @@ from its checkpoint, so the command can simply be run again):
    only (from random weights: the pretrained encoder has seen the DK brain), tested on DK.
 6. ``package``: the bundle with a complete model card into ``resources/models/``, and the
    tables (``OUT/tables.md``) that the README quotes.
+
+With ``--label-maps DIR`` the seg stage uses ``configs/recipe_seg_structures.yaml`` (synthesis
+from the DK map and 4 of every 5 individual maps; hippocampus, amygdala and inferior lateral
+ventricle) and the eval stage adds the held-out individual maps (every 5th, by subject) through
+the full pipeline (``volta_core/train/heldout_individual.py``, ``OUT/eval_individual.json``).
+The folder is validated first, every problem listed. Nothing is downloaded.
 
 Fixed seeds throughout. Needs the recipe data packages (``pip install -e .[recipe]``).
 """
@@ -137,10 +146,13 @@ def pretrain(out: Path, overrides: list[str]) -> Path:
     return run / "bundle"
 
 
+SEG_CONFIG = ROOT / "configs" / "recipe_seg.yaml"
+
+
 def finetune(run: Path, overrides: list[str], init: Path | None) -> Path:
     if finished(run):
         return run / "bundle"
-    cfg = load_config(FinetuneConfig, ROOT / "configs" / "recipe_seg.yaml", overrides)
+    cfg = load_config(FinetuneConfig, SEG_CONFIG, overrides)
     cfg.init = str(init) if init else ""
     resume = (run / "checkpoints" / "last.pt").is_file()
     result = run_finetune(cfg, run, resume=resume, stream=None)
@@ -152,7 +164,7 @@ def finetune(run: Path, overrides: list[str], init: Path | None) -> Path:
 @torch.no_grad()
 def fit_ood(bundle: Path, overrides: list[str], n: int = 64) -> dict[str, Any]:
     """Feature statistics of ``n`` training-distribution samples (mixed synthetic + template)."""
-    cfg = load_config(FinetuneConfig, ROOT / "configs" / "recipe_seg.yaml", overrides)
+    cfg = load_config(FinetuneConfig, SEG_CONFIG, overrides)
     cfg.synth.n_val = n
     volumes = synth_volumes(cfg.synth, cfg.data, split="val", with_masks=False)
     _, model = load_model(bundle)
@@ -288,7 +300,7 @@ def package(out: Path, seg_bundle: Path, pretrain_run: Path, args: argparse.Name
                       "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
                                  f"{platform.system()} {platform.release()}, torch {torch.__version__}",
                       "training_seconds": stage_seconds,
-                      "pretrain_config": "configs/recipe_pretrain.yaml", "seg_config": "configs/recipe_seg.yaml",
+                      "pretrain_config": "configs/recipe_pretrain.yaml", "seg_config": str(SEG_CONFIG.relative_to(ROOT)),
                       "overrides": PRESETS[args.preset]}
     target = Path(args.install_to) / BUNDLE_NAME
     tmp = target.with_name(target.name + ".tmp")
@@ -315,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fewshot-seeds", default="0,1")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument("--label-maps", type=Path, default=None,
+                   help="folder of individual whole-head label maps (FreeSurfer protocol, e.g. SynthSeg's "
+                        "training maps): segment hippocampus, amygdala and inferior lateral ventricle")
     args = p.parse_args(argv)
     if args.quick:
         args.preset = "quick"
@@ -326,6 +341,17 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     preset = PRESETS[args.preset]
     common = [f"device={args.device}"] + ([f"threads={args.threads}"] if args.threads else [])
+    if args.label_maps is not None:
+        global SEG_CONFIG
+        from volta_core.data.real_data import RealDataError, check_label_maps
+
+        try:
+            check_label_maps(args.label_maps).raise_if_bad()
+        except RealDataError as exc:
+            raise SystemExit(str(exc)) from None
+        SEG_CONFIG = ROOT / "configs" / "recipe_seg_structures.yaml"
+        preset = {k: [*v, f"synth.label_maps={args.label_maps.resolve()}"] if k in ("seg",) else v
+                  for k, v in preset.items()}
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     # what reproduces the bundle (stage selection and paths do not change it)
@@ -358,6 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         baseline = atlas_baseline("fsaverage")
         log(f"fsaverage registered DK atlas, no model: Dice L {baseline['dice_left']:.3f} R {baseline['dice_right']:.3f}")
         (out / "baseline.json").write_text(json.dumps(baseline, indent=1, default=float), encoding="utf-8")
+        if args.label_maps is not None:
+            from volta_core.train.heldout_individual import evaluate_individual
+
+            individual = evaluate_individual(seg_bundle, args.label_maps, device=eval_device, log=log,
+                                             limit=1 if args.preset == "quick" else 0)
+            (out / "eval_individual.json").write_text(json.dumps(individual, indent=1, default=float),
+                                                      encoding="utf-8")
     else:
         if (out / "eval.json").is_file():
             evaluation = json.loads((out / "eval.json").read_text(encoding="utf-8"))
