@@ -34,6 +34,11 @@ line that is not whole JSON (a line torn by a full disk or a killed process).
 A run ends with exactly one of ``finished``, ``stopped`` or ``failed``. When ``metrics.jsonl``
 cannot be written (disk full) the line is removed again, so the file never holds half a line;
 the ending events still reach stdout.
+
+``metrics.jsonl`` is append-only, so a reader may follow it by offset (as the GUI does). A
+resumed run repeats the steps after its checkpoint; its ``started`` event (``step`` = the
+checkpoint's) supersedes every earlier event past that step. :func:`read_events` applies this,
+so each step comes back once.
 """
 
 from __future__ import annotations
@@ -125,15 +130,16 @@ class EventLog:
 def append_line(path: Path, line: str) -> None:
     """Append ``line`` and a newline; on failure the file is cut back to its former length.
 
-    A file that ends without a newline (torn by a killed writer) is first cut back to its last
-    whole line, so the new line never glues onto a broken one.
+    A file that ends without a newline (a writer killed mid-line) first gets one, so the new
+    line never glues onto the broken one (which readers then skip). Nothing is ever cut from
+    what was there, so readers that follow the file by offset stay in step.
     """
     data = (line + "\n").encode("utf-8")
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
-        if size:
-            size = _whole_lines_end(fd, size)
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
         written = 0
         try:
             while written < len(data):
@@ -145,43 +151,15 @@ def append_line(path: Path, line: str) -> None:
         os.close(fd)
 
 
-def _whole_lines_end(fd: int, size: int) -> int:
-    """Length of the file up to and including its last newline (cuts a torn tail)."""
-    end = size
-    while end > 0:
-        chunk = os.pread(fd, min(4096, end), end - min(4096, end))
-        cut = chunk.rfind(b"\n")
-        if cut >= 0:
-            end = end - len(chunk) + cut + 1
-            break
-        end -= len(chunk)
-    if end != size:
-        os.ftruncate(fd, end)
-    return end
-
-
-def truncate_after(path: str | Path, step: int) -> int:
-    """Cut ``metrics.jsonl`` before the first event past ``step`` (and any torn tail).
-
-    A resumed run repeats the steps after its checkpoint; without this they would be in the file
-    twice. Cutting in place needs no free disk space. Returns the number of bytes removed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return 0
-    with open(path, "rb") as fh:
-        data = fh.read()
-    keep = 0
-    for raw in data.splitlines(keepends=True):
-        if not raw.endswith(b"\n"):
-            break  # torn tail
-        event = _parse(raw)
-        if event is not None and isinstance(event.get("step"), int) and event["step"] > step:
-            break
-        keep += len(raw)
-    if keep < len(data):
-        os.truncate(path, keep)
-    return len(data) - keep
+def superseded_removed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop events that a later ``started`` event supersedes (those past its step)."""
+    out: list[dict[str, Any]] = []
+    for event in events:
+        step = event.get("step")
+        if event.get("event") == "started" and isinstance(step, int):
+            out = [e for e in out if not (isinstance(e.get("step"), int) and e["step"] > step)]
+        out.append(event)
+    return out
 
 
 def _parse(raw: bytes | str) -> dict[str, Any] | None:
@@ -197,8 +175,9 @@ def _parse(raw: bytes | str) -> dict[str, Any] | None:
 
 
 def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """Parse a ``metrics.jsonl`` file or captured stdout, skipping lines that are not whole JSON."""
-    return parse_lines(Path(path).read_bytes().decode("utf-8", errors="replace"))
+    """The run's history from a ``metrics.jsonl`` file (or captured stdout): lines that are not
+    whole JSON are skipped, and events a resume superseded are left out (each step once)."""
+    return superseded_removed(parse_lines(Path(path).read_bytes().decode("utf-8", errors="replace")))
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:

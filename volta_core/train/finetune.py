@@ -45,7 +45,7 @@ from volta_core.train.engine import (
     to_device,
 )
 from volta_core.train.evaluation import evaluate_model
-from volta_core.train.events import EventLog, truncate_after
+from volta_core.train.events import EventLog
 from volta_core.train.provenance import dataset_kind, init_summary, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
@@ -266,8 +266,6 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
         metrics = {k: float(v) for k, v in state.get("extra", {}).get("metrics", {}).items()}
         init = state.get("extra", {}).get("init", "random" if not cfg.init else {"name": "unknown"})
         resumed = True
-    if resume and info.is_main:
-        truncate_after(run.metrics, step)  # the steps after the checkpoint are run (and logged) again
     ddp = D.wrap_ddp(model, device, info)
     events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total, resumed=resumed,
                 device=str(device), precision=precision.name, world_size=info.world_size,

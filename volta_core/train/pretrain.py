@@ -46,7 +46,7 @@ from volta_core.train.engine import (
     restore_checkpoint,
     to_device,
 )
-from volta_core.train.events import EventLog, truncate_after
+from volta_core.train.events import EventLog
 from volta_core.train.provenance import dataset_kind, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
@@ -141,8 +141,6 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     if resume and run.checkpoint.exists():
         step = int(restore_checkpoint(run.checkpoint, model, optimizer, scaler, device)["step"])
         resumed = True
-    if resume and info.is_main:
-        truncate_after(run.metrics, step)  # the steps after the checkpoint are run (and logged) again
     ddp = D.wrap_ddp(model, device, info)
     accum = cfg.optim.accumulation
     events.emit("started", kind="pretrain", step=step, total_steps=total, resumed=resumed, device=str(device),

@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers.small_disk import small_disk
 from volta_core.train import events as events_module
-from volta_core.train.events import EventLog, EventWriteError, parse_lines, read_events, truncate_after
+from volta_core.train.events import EventLog, EventWriteError, parse_lines, read_events
 
 PAD = "x" * 900  # about 1 KB per event: a few fill a page
 
@@ -72,23 +72,24 @@ def test_an_event_after_a_killed_writer_starts_on_its_own_line(tmp_path):
     path.write_text('{"event":"step","step":1}\n{"event":"step","st')  # a writer killed mid-line
     EventLog(tmp_path, stream=None).emit("started", step=1)
     assert [e["event"] for e in read_events(path)] == ["step", "started"]
-    assert path.read_text().count("\n") == 2
+    assert path.read_text().startswith('{"event":"step","step":1}\n{"event":"step","st\n{"event":"started"')
 
 
-def test_truncate_after_keeps_events_up_to_the_checkpoint(tmp_path):
+def test_a_resume_supersedes_the_events_past_its_checkpoint(tmp_path):
+    """Item 26: the file stays append-only (readers follow it by offset); read_events gives each step once."""
     path = tmp_path / "metrics.jsonl"
     log = EventLog(tmp_path, stream=None)
     log.emit("started", step=0)
     for s in (1, 2):
         log.emit("step", step=s)
     log.emit("checkpoint", step=2)
-    log.emit("step", step=3)
-    with open(path, "a") as fh:
-        fh.write('{"event":"ste')
-    truncate_after(path, 2)
+    log.emit("step", step=3)  # then the process was killed
+    log.emit("started", step=2, resumed=True)
+    for s in (3, 4):
+        log.emit("step", step=s)
     assert [(e["event"], e["step"]) for e in read_events(path)] == [
-        ("started", 0), ("step", 1), ("step", 2), ("checkpoint", 2)]
-    assert path.read_text().endswith("\n")
+        ("started", 0), ("step", 1), ("step", 2), ("checkpoint", 2), ("started", 2), ("step", 3), ("step", 4)]
+    assert len(path.read_text().splitlines()) == 8
 
 
 @pytest.mark.parametrize("event", ["stopped", "failed"])

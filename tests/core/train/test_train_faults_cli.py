@@ -157,7 +157,9 @@ def test_resume_never_rewrites_the_run_config(finished_run):
 
 
 def test_resume_after_a_kill_logs_each_step_once_and_clears_temp_files(tmp_path):
-    """Items 26 and 24: SIGKILL after step 3 (checkpoint at 2), a temp file as a killed save leaves."""
+    """Items 26 and 24: SIGKILL after step 3 (checkpoint at 2), a temp file as a killed save leaves.
+    metrics.jsonl stays append-only; the resumed run's started event supersedes the steps past
+    its checkpoint, so the run's history holds each step once."""
     run = tmp_path / "run"
     args = ["pretrain", "--out", str(run), *PRETRAIN, "steps=6", "checkpoint_every=2"]
     proc = subprocess.Popen([sys.executable, "-m", "volta_core.cli", *args], stdout=subprocess.PIPE,
@@ -171,8 +173,10 @@ def test_resume_after_a_kill_logs_each_step_once_and_clears_temp_files(tmp_path)
     stale.write_bytes(b"half a checkpoint")
     resumed = volta("pretrain", "--out", str(run), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    steps = [e["step"] for e in read_events(run / "metrics.jsonl") if e["event"] == "step"]
-    assert steps == [1, 2, 3, 4, 5, 6]
+    events = read_events(run / "metrics.jsonl")
+    assert [e["step"] for e in events if e["event"] == "step"] == [1, 2, 3, 4, 5, 6]
+    resumed_at = [e["step"] for e in events if e["event"] == "started"][-1]
+    assert resumed_at in (2, 4) and events[-1]["event"] == "finished"
     assert not stale.exists()
 
 
