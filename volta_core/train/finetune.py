@@ -161,6 +161,15 @@ class TrainingData:
     val: PreparedVolumes | SynthVolumes | None
     summary: dict[str, Any]
 
+    def card_summary(self) -> dict[str, Any]:
+        """``summary`` plus the content hashes of the dataset's files (computed now, at the end of
+        training, so that set-up and a resume do not read every file once more)."""
+        out = dict(self.summary)
+        for prefix, volumes in (("train_", self.train), ("val_", self.val)):
+            if isinstance(volumes, PreparedVolumes) and volumes.records:
+                out.update(records_fingerprint(volumes.records, prefix=prefix))
+        return out
+
 
 def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
                  split: tuple[list[int], list[int]] | None = None) -> TrainingData:
@@ -175,9 +184,7 @@ def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
 
     # counts and content hashes only: subject IDs and paths never go into a model card
     summary = {"source": dataset_kind(cfg.data_path), "n_train": len(train_idx), "n_val": len(val_idx),
-               "class_counts": report.class_counts,
-               **records_fingerprint([records[i] for i in train_idx], prefix="train_"),
-               **(records_fingerprint([records[i] for i in val_idx], prefix="val_") if val_idx else {})}
+               "class_counts": report.class_counts}
     return TrainingData(volumes(train_idx), volumes(val_idx) if val_idx else None, summary)
 
 
@@ -324,7 +331,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 return FinetuneResult("stopped", step, run.root, metrics, None, losses)
     bundle = None
     if info.is_main:
-        bundle = _write_bundle(cfg, run, model, arch, {**data.summary, "init": init}, metrics, eval_split, total,
+        bundle = _write_bundle(cfg, run, model, arch, {**data.card_summary(), "init": init}, metrics, eval_split, total,
                                len(eval_ds))
     events.emit("finished", step=step, path=bundle, **metrics)
     return FinetuneResult("finished", step, run.root, metrics, bundle, losses)

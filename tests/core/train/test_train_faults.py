@@ -32,14 +32,20 @@ def _identifying_manifest(cls_data, folder):
 def test_card_holds_counts_and_hashes_and_resume_needs_no_init_folder(cls_data, tmp_path):
     """Items 7, 22 (a .tsv manifest is read as TSV) and 28.
 
-    The starting model's folder is deleted after the run stopped: the resume takes every weight
+    Pretraining and fine-tuning read the manifest; the starting model's folder is deleted after the run stopped: the resume takes every weight
     from its checkpoint. The card names neither a subject nor a path, the starting model only
     by its card's name and hash.
     """
     manifest = _identifying_manifest(cls_data, tmp_path)
     init = tmp_path / "pretrained"
-    run_pretraining(pretrain_cfg("steps=1"), init, stream=None)
+    pre = pretrain_cfg("steps=1")
+    pre.data_path = str(manifest)
+    run_pretraining(pre, init, stream=None)
     init_card = init / "bundle" / "model_card.json"
+    pre_text = init_card.read_text()
+    for secret in (*SUBJECTS, "MRN", str(tmp_path), str(cls_data)):
+        assert secret not in pre_text, secret
+    assert json.loads(pre_text)["training_data"]["n_subjects"] == 4
     expected_init = {"name": json.loads(init_card.read_text())["name"],
                      "card_sha256": hashlib.sha256(init_card.read_bytes()).hexdigest()}
 
