@@ -21,10 +21,21 @@ def _nifti(path: Path) -> bool:
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
-    """Rows of a tab-separated file as dicts with lower-cased column names."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh, delimiter="\t")
-        return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    """Rows of a tab-separated file as dicts with lower-cased column names.
+
+    Raises:
+        ManifestError: the file is not UTF-8 text or cannot be read (the message names it).
+    """
+    from volta_core.data.manifest import ManifestError
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh, delimiter="\t")
+            return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+    except (OSError, csv.Error) as exc:
+        raise ManifestError(f"cannot read {path}: {exc}") from exc
 
 
 def _first_column(row: dict[str, str], names: tuple[str, ...]) -> str | None:

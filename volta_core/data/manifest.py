@@ -1,6 +1,6 @@
 """Index a CSV manifest with columns ``subject, image, mask, sex, diagnosis`` (+ optional ``session``).
 
-Relative paths are resolved against the manifest's folder. ``mask``, ``sex`` and ``diagnosis``
+A ``.tsv`` manifest is read tab-separated, any other comma-separated. Relative paths are resolved against the manifest's folder. ``mask``, ``sex`` and ``diagnosis``
 may be empty.
 """
 
@@ -29,8 +29,10 @@ def index_manifest(path: str | Path) -> IndexedDataset:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-                    for row in csv.DictReader(fh)]
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+                    for row in csv.DictReader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")]
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"manifest {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+    except (OSError, csv.Error) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
     if rows and any(c not in rows[0] for c in REQUIRED_COLUMNS):
         raise ManifestError(f"manifest {path} needs the columns {', '.join(REQUIRED_COLUMNS)}; "

@@ -15,6 +15,7 @@ This module is in the model layer: it must not import ``data``, ``train`` or ``i
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -35,6 +36,12 @@ DEFAULT_LABELS = {
     "ad": {"0": "CN", "1": "AD"},
 }
 INTENDED_USE = "research use only, not for diagnosis"
+#: Limits that no real model of this app comes near (vit3d_large at 160^3 is ~90 M parameters,
+#: 1000 tokens); a card beyond them is damaged or hostile and is refused before anything is built.
+MAX_PARAMETERS = 1_000_000_000
+MAX_TOKENS = 262_144
+MAX_INPUT_VOXELS = 512**3
+MAX_CLASSES = 1000
 
 
 class BundleError(ValueError):
@@ -120,6 +127,7 @@ class ModelCard:
             raise BundleError(f"model card input.orientation must be 'RAS', got {inp.get('orientation')!r}")
         if inp.get("normalisation") not in ("percentile", "zscore"):
             raise BundleError("model card input.normalisation must be 'percentile' or 'zscore'")
+        check_model_size(arch, size)
         heads = _expect(data, "heads", dict)
         for name, head in heads.items():
             if name not in HEAD_NAMES:
@@ -152,6 +160,88 @@ def _expect(data: dict[str, Any], key: str, tp: type, required: bool = True) -> 
     return value
 
 
+def _positive_int(value: Any, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BundleError(f"model card architecture.{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def estimate_parameters(arch: dict[str, Any], input_size: list[int]) -> tuple[int, int]:
+    """Parameter count and token count of the network a card describes, from the numbers alone.
+
+    Nothing is allocated: this is what lets a card with ``embed_dim=3000000`` be refused before
+    an attempt to allocate terabytes. Unknown presets give ``(0, 0)`` (``build_model`` names them).
+
+    Raises:
+        BundleError: a size field that is not a positive integer.
+    """
+    from volta_core.model.vit3d import ENCODER_PRESETS
+
+    preset = ENCODER_PRESETS.get(arch["encoder"])
+    if preset is None:
+        return 0, 0
+    over = arch.get("overrides", {})
+    cfg = {"img_size": input_size, "in_chans": 1, "mlp_ratio": 4.0, **preset, **over}
+    dim = _positive_int(cfg["embed_dim"], "overrides.embed_dim")
+    depth = _positive_int(cfg["depth"], "overrides.depth")
+    patch = _positive_int(cfg["patch_size"], "overrides.patch_size")
+    chans = _positive_int(cfg["in_chans"], "overrides.in_chans")
+    img = cfg["img_size"]
+    img = [img] * 3 if isinstance(img, int) else img
+    if not (isinstance(img, list) and len(img) == 3):
+        raise BundleError(f"model card architecture.overrides.img_size must be three integers, got {img!r}")
+    tokens = math.prod(max(1, _positive_int(v, "overrides.img_size") // patch) for v in img)
+    ratio = cfg["mlp_ratio"]
+    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 < ratio <= 64:
+        raise BundleError(f"model card architecture.overrides.mlp_ratio must be a number in (0, 64], got {ratio!r}")
+    hidden = int(dim * ratio)
+    block = 4 * dim * dim + 2 * dim * hidden + hidden + 9 * dim  # qkv + proj, mlp, biases and norms
+    params = depth * block + chans * patch**3 * dim + (tokens + 3) * dim
+    kind = arch.get("model", "encoder")
+    classes = _positive_int(arch.get("num_classes", 3 if kind == "segmenter" else 2), "num_classes")
+    if classes > MAX_CLASSES:
+        raise BundleError(f"model card architecture.num_classes {classes} is beyond {MAX_CLASSES}")
+    sections = {}
+    for name in ("decoder", "head"):
+        sections[name] = arch.get(name) or {}
+        if not isinstance(sections[name], dict):
+            raise BundleError(f"model card architecture.{name} must be an object")
+    if kind == "segmenter":
+        feat = _positive_int(sections["decoder"].get("feature_size", 16), "decoder.feature_size")
+        levels = max(1, int(math.log2(patch)))
+        widths = [feat * 2**j for j in range(levels)] + [dim]
+        # per level: two 3^3 convolutions and a 2^3 up-convolution, plus the token skips
+        params += sum(27 * 3 * w * w + 8 * w * widths[j + 1] + 8 * dim * w * j for j, w in enumerate(widths[:-1]))
+    elif kind == "classifier":
+        hidden_dim = sections["head"].get("hidden_dim")
+        if hidden_dim is None:
+            params += dim * classes
+        else:
+            hidden_dim = _positive_int(hidden_dim, "head.hidden_dim")
+            params += dim * hidden_dim + hidden_dim * classes
+    return params, tokens
+
+
+def check_model_size(arch: dict[str, Any], input_size: list[int]) -> None:
+    """Refuse a card whose network or input would be absurdly large (see :data:`MAX_PARAMETERS`).
+
+    Raises:
+        BundleError: with the estimate and the limit.
+    """
+    voxels = math.prod(input_size)
+    if voxels > MAX_INPUT_VOXELS:
+        raise BundleError(f"model card input.size {input_size} is {voxels:.3g} voxels per scan, beyond the "
+                          f"{MAX_INPUT_VOXELS:.3g} this app handles: the card is damaged or not for this app")
+    params, tokens = estimate_parameters(arch, input_size)
+    if tokens > MAX_TOKENS:
+        raise BundleError(f"model card architecture gives {tokens} tokens per scan (img_size / patch_size), beyond "
+                          f"the {MAX_TOKENS} this app handles: the card is damaged or not for this app")
+    if params > MAX_PARAMETERS:
+        raise BundleError(f"model card architecture describes about {params:.3g} parameters "
+                          f"({params * 4 / 2**30:.3g} GiB of weights), beyond the {MAX_PARAMETERS:.0e} this app "
+                          "loads: the card is damaged or not for this app; nothing was allocated")
+
+
 def save_bundle(path: str | Path, model_state: dict[str, torch.Tensor], card: ModelCard) -> Path:
     """Write a bundle folder (weights and card each written atomically).
 
@@ -168,15 +258,28 @@ def save_bundle(path: str | Path, model_state: dict[str, torch.Tensor], card: Mo
     bad = [k for k, v in model_state.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise BundleError(f"model state holds non-tensor entries: {bad[:5]}")
+    bad = non_finite_tensors(model_state)
+    if bad:
+        raise BundleError(f"model state holds NaN or infinite values in {', '.join(bad[:3])}: not saved")
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model_state.items()}
     tmp_weights = path / f".{WEIGHTS_FILE}.tmp"
-    save_file(tensors, str(tmp_weights), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
-    os.replace(tmp_weights, path / WEIGHTS_FILE)
     tmp_card = path / f".{CARD_FILE}.tmp"
-    tmp_card.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False), encoding="utf-8")
-    os.replace(tmp_card, path / CARD_FILE)
+    try:
+        save_file(tensors, str(tmp_weights), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
+        os.replace(tmp_weights, path / WEIGHTS_FILE)
+        tmp_card.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False), encoding="utf-8")
+        os.replace(tmp_card, path / CARD_FILE)
+    finally:  # a full disk must not leave half-written temp files behind
+        tmp_weights.unlink(missing_ok=True)
+        tmp_card.unlink(missing_ok=True)
     return path
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors that hold a NaN or an infinity."""
+    return [k for k, v in state.items()
+            if (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())]
 
 
 def read_card(path: str | Path) -> ModelCard:
@@ -193,7 +296,10 @@ def read_card(path: str | Path) -> ModelCard:
         data = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{card_path} is not valid JSON: {exc}") from exc
-    return ModelCard.from_dict(data)
+    try:
+        return ModelCard.from_dict(data)
+    except BundleError as exc:
+        raise BundleError(f"{card_path}: {exc}") from exc
 
 
 def load_bundle(path: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
@@ -213,6 +319,11 @@ def load_bundle(path: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
         raise BundleError(f"{weights} is damaged or not a safetensors file: {exc}") from exc
     if not any(k.startswith("encoder.") for k in state):
         raise BundleError(f"{weights} holds no encoder weights (keys 'encoder.*')")
+    bad = non_finite_tensors(state)
+    if bad:
+        raise BundleError(f"{weights} holds NaN or infinite values in {len(bad)} tensor(s) ({', '.join(bad[:3])}): "
+                          "the model is broken (its training diverged or the file was altered); retrain it or "
+                          "use another bundle")
     model = card.architecture.get("model", "encoder")
     needed = {"segmenter": "decoder.", "classifier": "head."}.get(model)
     if needed and not any(k.startswith(needed) for k in state):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -35,3 +37,32 @@ def config_source(config: str | None, out: Path, resume: bool) -> str | None:
     if resume and (out / "config.yaml").is_file():
         return str(out / "config.yaml")
     return None
+
+
+def run_guarded(out: Path, body: Callable[[], int]) -> int:
+    """Run a training subcommand so that every fault ends in one line and an ending event.
+
+    From the first line on, SIGTERM/SIGINT during set-up stop the run with a ``stopped`` event
+    (exit 0, as any stop on request); out-of-memory and full-disk errors exit 1 with their one-line
+    message; anything unexpected exits 1 with one line (``VOLTA_DEBUG=1`` shows the traceback;
+    a run that got as far as its run folder also has it in ``train.log``).
+    """
+    from volta_core.train.events import EventLog, EventWriteError
+    from volta_core.train.faults import DiskFullError, TrainingOutOfMemoryError, first_line
+    from volta_core.train.stopping import StopRequested, stop_on_signal
+
+    try:
+        with stop_on_signal():
+            return body()
+    except StopRequested as stop:
+        if not stop.reported:  # stopped before the run folder was opened
+            EventLog(out, to_file=False).emit("stopped", step=0, reason="signal", during="set-up", path=None)
+        return 0
+    except (TrainingOutOfMemoryError, DiskFullError, EventWriteError) as exc:
+        return error(str(exc), 1)
+    except Exception as exc:
+        if os.environ.get("VOLTA_DEBUG"):
+            raise
+        log = out / "train.log"
+        where = f"; details in {log}" if log.is_file() else "; run with VOLTA_DEBUG=1 for details"
+        return error(f"unexpected {type(exc).__name__}: {first_line(exc)}{where}", 1)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from volta_core.train.cli_common import (
     add_run_arguments,
     config_source,
     default_run_dir,
     error,
+    run_guarded,
 )
 
 
@@ -24,9 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = args.out or default_run_dir("finetune")
+    return run_guarded(out, lambda: _run(args, out))
+
+
+def _run(args: argparse.Namespace, out: Path) -> int:
     from volta_core.config import ConfigError, FinetuneConfig, load_config
     from volta_core.data.synth.sources import MissingSourceError
-    from volta_core.train.checkpoint import CheckpointError
+    from volta_core.train.checkpoint import CheckpointError, CheckpointWriteError
     from volta_core.train.device import DeviceError
     from volta_core.train.engine import TrainingDivergedError
     from volta_core.train.finetune import DatasetInvalidError, run_finetune
@@ -34,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.out:
         return error("--resume needs --out RUN_DIR (the run to continue)", 2)
-    out = args.out or default_run_dir("finetune")
     try:
         cfg = load_config(FinetuneConfig, config_source(args.config, out, args.resume), args.overrides)
         # paths go in as given, never through YAML parsing
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         run_finetune(cfg, out, resume=args.resume)
     except DatasetInvalidError as exc:
         return error(str(exc), 2)
+    except CheckpointWriteError as exc:  # disk full: the job failed, the input was fine
+        return error(str(exc), 1)
     except (ConfigError, DeviceError, FileExistsError, CheckpointError, InitError, MissingSourceError,
             ValueError) as exc:
         return error(str(exc), 2)

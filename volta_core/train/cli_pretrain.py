@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from volta_core.train.cli_common import add_run_arguments, config_source, default_run_dir, error
+from volta_core.train.cli_common import add_run_arguments, config_source, default_run_dir, error, run_guarded
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,20 +19,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = args.out or default_run_dir("pretrain")
+    return run_guarded(out, lambda: _run(args, out))
+
+
+def _run(args: argparse.Namespace, out: Path) -> int:
     from volta_core.config import ConfigError, PretrainConfig, load_config
     from volta_core.model.ssl import NonFiniteLossError
     from volta_core.data.synth.sources import MissingSourceError
-    from volta_core.train.checkpoint import CheckpointError
+    from volta_core.train.checkpoint import CheckpointError, CheckpointWriteError
     from volta_core.train.collapse import TeacherCollapsedError
     from volta_core.train.device import DeviceError
     from volta_core.train.pretrain import run_pretraining
 
     if args.resume and not args.out:
         return error("--resume needs --out RUN_DIR (the run to continue)", 2)
-    out = args.out or default_run_dir("pretrain")
     try:
         cfg = load_config(PretrainConfig, config_source(args.config, out, args.resume), args.overrides)
         run_pretraining(cfg, out, resume=args.resume)
+    except CheckpointWriteError as exc:  # disk full: the job failed, the input was fine
+        return error(str(exc), 1)
     except (ConfigError, DeviceError, FileExistsError, CheckpointError, MissingSourceError, ValueError) as exc:
         return error(str(exc), 2)
     except (NonFiniteLossError, TeacherCollapsedError) as exc:

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from volta_core.model.ssl.schedules import CosineScheduler
-from volta_core.train.checkpoint import rng_state, set_rng_state
+from volta_core.train.checkpoint import REQUIRED_KEYS, CheckpointError, load_checkpoint, rng_state, set_rng_state
 from volta_core.train.distributed import DistInfo, ResumableDistributedSampler
 
 
@@ -180,6 +181,25 @@ def restore_state(state: dict[str, Any], model: torch.nn.Module, optimizer: torc
         scaler.load_state_dict(state["scaler"])
     set_rng_state(state["rng"])
     return int(state["step"])
+
+
+def restore_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                       scaler: torch.amp.GradScaler | None, device: torch.device) -> dict[str, Any]:
+    """Load ``path`` into model, optimizer and scaler; returns the checkpoint dict.
+
+    Raises:
+        CheckpointError: damaged, not a training checkpoint, or written for another model
+            (the message names the file and what to do).
+    """
+    state = load_checkpoint(path, device, required=REQUIRED_KEYS)
+    try:
+        restore_state(state, model, optimizer, scaler)
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise CheckpointError(f"checkpoint {path} does not fit this run's model and optimizer ({first[:200]}); "
+                              "it belongs to another config: resume with the run's own config.yaml, or delete "
+                              "it to restart the run from step 0") from exc
+    return state
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

@@ -20,25 +20,43 @@ and, depending on the event:
 ``eval``         ``step``, ``epoch``, metric names -> values (e.g. ``dice_left``, ``auroc``)
 ``checkpoint``   ``step``, ``path``
 ``finished``     ``step``, ``path`` of the final artefact (checkpoint or bundle), final metrics
-``stopped``      ``step``, ``reason`` ("signal" / "stop-file"), ``path`` of the checkpoint
-``failed``       ``step``, ``error`` (class name), ``message``
+``stopped``      ``step``, ``reason`` ("signal" / "stop-file"), ``path`` of the checkpoint (null if
+                 none); ``during`` = "set-up" when the signal came before training began
+``failed``       ``step``, ``error`` (class name), ``message`` (one line: the cause and what to do,
+                 e.g. out of memory, disk full, a damaged checkpoint)
 ``warning``      ``step``, ``kind`` (e.g. "teacher_collapse"), ``message``: the run goes on, but
                  a person should look (shown in the training panel)
 ===============  ================================================================================
 
-Lines that do not start with ``{`` (e.g. warnings) must be ignored by readers.
+Lines that do not start with ``{`` (e.g. warnings) must be ignored by readers, and so must a
+line that is not whole JSON (a line torn by a full disk or a killed process).
+
+A run ends with exactly one of ``finished``, ``stopped`` or ``failed``. When ``metrics.jsonl``
+cannot be written (disk full) the line is removed again, so the file never holds half a line;
+the ending events still reach stdout.
+
+``metrics.jsonl`` is append-only, so a reader may follow it by offset (as the GUI does). A
+resumed run repeats the steps after its checkpoint; its ``started`` event (``step`` = the
+checkpoint's) supersedes every earlier event past that step. :func:`read_events` applies this,
+so each step comes back once.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 EVENTS = ("started", "step", "epoch", "eval", "checkpoint", "finished", "stopped", "failed", "warning")
+ENDINGS = ("finished", "stopped", "failed")
+
+
+class EventWriteError(OSError):
+    """``metrics.jsonl`` could not be written (e.g. the disk is full); nothing half-written stays."""
 
 
 def _clean(value: Any) -> Any:
@@ -64,37 +82,104 @@ class EventLog:
         stream: where to print (default ``sys.stdout``); ``None`` disables printing.
     """
 
-    def __init__(self, run_dir: str | Path, enabled: bool = True, stream: TextIO | None = sys.stdout) -> None:
+    def __init__(self, run_dir: str | Path, enabled: bool = True, stream: TextIO | None = sys.stdout,
+                 to_file: bool = True) -> None:
         self.run_dir = Path(run_dir)
         self.enabled = enabled
         self.stream = stream
+        self.to_file = to_file
         self.path = self.run_dir / "metrics.jsonl"
+        self.ended: str | None = None  # the ending event once one was emitted
+        self.step = 0  # optimizer steps the run had completed at its latest event
+        self.started = False  # the "started" event (end of set-up) was emitted
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
-        """Write one event; returns the object written."""
+        """Write one event; returns the object written.
+
+        Raises:
+            EventWriteError: ``metrics.jsonl`` could not be written (not raised for the ending
+                events ``stopped``/``failed``: the run is ending anyway and stdout still has them).
+        """
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
         obj = {"event": event, "time": round(time.time(), 3), "run": str(self.run_dir), **_clean(fields)}
+        self.started = self.started or event == "started"
+        if event in ENDINGS:
+            self.ended = event
+        elif isinstance(obj.get("step"), int):
+            self.step = obj["step"]
         if not self.enabled:
             return obj
         line = json.dumps(obj, separators=(",", ":"))
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        error: EventWriteError | None = None
+        if self.to_file:
+            try:
+                append_line(self.path, line)
+            except OSError as exc:
+                error = EventWriteError(f"cannot write {self.path}: {exc.strerror or exc}. "
+                                        "Free disk space, then resume the run with --resume")
+                error.errno = exc.errno
         if self.stream is not None:
             self.stream.write(line + "\n")
             self.stream.flush()
+        if error is not None and event not in ("stopped", "failed"):
+            raise error
         return obj
 
 
-def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """Parse a ``metrics.jsonl`` file or captured stdout, skipping non-JSON lines."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.startswith("{"):
-            out.append(json.loads(line))
+def append_line(path: Path, line: str) -> None:
+    """Append ``line`` and a newline; on failure the file is cut back to its former length.
+
+    A file that ends without a newline (a writer killed mid-line) first gets one, so the new
+    line never glues onto the broken one (which readers then skip). Nothing is ever cut from
+    what was there, so readers that follow the file by offset stay in step.
+    """
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def superseded_removed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop events that a later ``started`` event supersedes (those past its step)."""
+    out: list[dict[str, Any]] = []
+    for event in events:
+        step = event.get("step")
+        if event.get("event") == "started" and isinstance(step, int):
+            out = [e for e in out if not (isinstance(e.get("step"), int) and e["step"] > step)]
+        out.append(event)
     return out
 
 
+def _parse(raw: bytes | str) -> dict[str, Any] | None:
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """The run's history from a ``metrics.jsonl`` file (or captured stdout): lines that are not
+    whole JSON are skipped, and events a resume superseded are left out (each step once)."""
+    return superseded_removed(parse_lines(Path(path).read_bytes().decode("utf-8", errors="replace")))
+
+
 def parse_lines(text: str) -> list[dict[str, Any]]:
-    """Parse captured stdout text into events (non-JSON lines are ignored)."""
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    """Parse captured stdout text into events (non-JSON and torn lines are ignored)."""
+    return [e for e in map(_parse, text.splitlines()) if e is not None]

@@ -31,7 +31,7 @@ from volta_core.data.validate import ValidationReport, validate_dataset
 from volta_core.model.bundle import ModelCard, save_bundle
 from volta_core.model.optim_groups import freeze_encoder, param_groups_lrd
 from volta_core.train import distributed as D
-from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
+from volta_core.train.checkpoint import save_checkpoint
 from volta_core.train.cv import subject_kfold
 from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
@@ -41,14 +41,15 @@ from volta_core.train.engine import (
     make_schedules,
     make_stream,
     optimizer_step,
-    restore_state,
+    restore_checkpoint,
     to_device,
 )
 from volta_core.train.evaluation import evaluate_model
 from volta_core.train.events import EventLog
+from volta_core.train.provenance import dataset_kind, init_summary, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
-from volta_core.train.stopping import StopRequest
+from volta_core.train.stopping import StopRequest, StopRequested
 from volta_core.train.task_models import build_task_model, card_heads, init_encoder
 
 
@@ -126,7 +127,17 @@ def run_finetune(cfg: FinetuneConfig, run_dir: str | Path, *, resume: bool = Fal
     Raises:
         DatasetInvalidError: the dataset failed validation (every problem in the message).
         TrainingDivergedError: a loss became NaN/Inf.
+        CheckpointError, TrainingOutOfMemoryError, DiskFullError, EventWriteError: a damaged
+            checkpoint, out of memory, disk full; a ``failed`` event is emitted first.
     """
+    try:
+        return _run_finetune(cfg, run_dir, resume, stream, split)
+    except StopRequested:  # a signal during set-up: the stopped event is out, nothing to save
+        return FinetuneResult("stopped", 0, Path(run_dir))
+
+
+def _run_finetune(cfg: FinetuneConfig, run_dir: str | Path, resume: bool, stream: TextIO | None,
+                  split: tuple[list[int], list[int]] | None) -> FinetuneResult:
     with open_run(cfg, run_dir, resume=resume, stream=stream, name="finetune") as s:
         if cfg.synth.subset:
             data = synth_data(cfg)
@@ -150,6 +161,15 @@ class TrainingData:
     val: PreparedVolumes | SynthVolumes | None
     summary: dict[str, Any]
 
+    def card_summary(self) -> dict[str, Any]:
+        """``summary`` plus the content hashes of the dataset's files (computed now, at the end of
+        training, so that set-up and a resume do not read every file once more)."""
+        out = dict(self.summary)
+        for prefix, volumes in (("train_", self.train), ("val_", self.val)):
+            if isinstance(volumes, PreparedVolumes) and volumes.records:
+                out.update(records_fingerprint(volumes.records, prefix=prefix))
+        return out
+
 
 def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
                  split: tuple[list[int], list[int]] | None = None) -> TrainingData:
@@ -162,9 +182,9 @@ def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
                                normalisation=cfg.data.normalisation, with_masks=cfg.task == "seg",
                                cache=cfg.data.cache, space=cfg.data.space, roi=cfg.data.roi)
 
-    summary = {"source": str(cfg.data_path), "n_train": len(train_idx), "n_val": len(val_idx),
-               "class_counts": report.class_counts,
-               "subjects_train": sorted({records[i].subject for i in train_idx})}
+    # counts and content hashes only: subject IDs and paths never go into a model card
+    summary = {"source": dataset_kind(cfg.data_path), "n_train": len(train_idx), "n_val": len(val_idx),
+               "class_counts": report.class_counts}
     return TrainingData(volumes(train_idx), volumes(val_idx) if val_idx else None, summary)
 
 
@@ -176,10 +196,16 @@ def synth_data(cfg: FinetuneConfig) -> TrainingData:
         raise ValueError("set either data_path or synth.subset, not both")
     train = synth_volumes(cfg.synth, cfg.data, split="train")
     val = synth_volumes(cfg.synth, cfg.data, split="val") if cfg.synth.n_val > 0 else None
+    synth = to_dict(cfg.synth)
+    if cfg.synth.label_maps:  # a folder on the build machine: its content, never its path, goes into the card
+        from volta_core.data.real_data import check_label_maps
+
+        report = check_label_maps(cfg.synth.label_maps)
+        synth["label_maps"] = {"maps": len(report.files), "content_digest": report.digest}
     summary = {"source": f"synthetic brains from the '{cfg.synth.subset}' label maps "
                          f"(volta_core.data.synth, {cfg.synth.mode} mode, seed {cfg.synth.seed})",
                "n_train": len(train), "n_val": len(val) if val is not None else 0,
-               "synth": to_dict(cfg.synth)}
+               "synth": synth}
     return TrainingData(train, val, summary)
 
 
@@ -225,8 +251,11 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                           num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
                           collate_fn=supervised_collate)
     model, arch = build_task_model(cfg)
-    if cfg.init:
+    from_checkpoint = resume and run.checkpoint.exists()
+    init: dict[str, Any] | str = "random"
+    if cfg.init and not from_checkpoint:  # a resume takes every weight from the checkpoint
         n = init_encoder(model, cfg.init)
+        init = init_summary(cfg.init)
         log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
     if cfg.mode == "linear":
         freeze_encoder(model)
@@ -244,10 +273,11 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                            cfg.optim.warmup_steps, total)
     weights = None if seg else class_weights([train_ds.label(i) for i in range(len(train_ds))]).to(device)
     step, resumed, metrics = 0, False, {}
-    if resume and run.checkpoint.exists():
-        state = load_checkpoint(run.checkpoint, device)
-        step = restore_state(state, model, optimizer, scaler)
+    if from_checkpoint:
+        state = restore_checkpoint(run.checkpoint, model, optimizer, scaler, device)
+        step = int(state["step"])
         metrics = {k: float(v) for k, v in state.get("extra", {}).get("metrics", {}).items()}
+        init = state.get("extra", {}).get("init", "random" if not cfg.init else {"name": "unknown"})
         resumed = True
     ddp = D.wrap_ddp(model, device, info)
     events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total, resumed=resumed,
@@ -300,24 +330,25 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                     log.info("epoch %d %s metrics: %s", epoch, eval_split, metrics)
                 model.train()
             if step % cfg.checkpoint_every == 0 or step == total:
-                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics)
+                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics, init)
             reason = stop.reason()
             if D.any_rank(reason is not None, info) and step < total:
-                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics)
+                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics, init)
                 events.emit("stopped", step=step, epoch=epoch, reason=reason or "peer", path=run.checkpoint)
                 return FinetuneResult("stopped", step, run.root, metrics, None, losses)
     bundle = None
     if info.is_main:
-        bundle = _write_bundle(cfg, run, model, arch, data.summary, metrics, eval_split, total, len(eval_ds))
+        bundle = _write_bundle(cfg, run, model, arch, {**data.card_summary(), "init": init}, metrics, eval_split, total,
+                               len(eval_ds))
     events.emit("finished", step=step, path=bundle, **metrics)
     return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
 
 
 def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Module, optimizer: Any,
-          step: int, epoch: int, scaler: Any, metrics: dict[str, float]) -> None:
+          step: int, epoch: int, scaler: Any, metrics: dict[str, float], init: dict[str, Any] | str) -> None:
     if info.is_main:
-        save_checkpoint(run.checkpoint, checkpoint_state(model, optimizer, step, epoch, scaler,
-                                                         extra={"metrics": {k: float(v) for k, v in metrics.items()}}))
+        extra = {"metrics": {k: float(v) for k, v in metrics.items()}, "init": init}
+        save_checkpoint(run.checkpoint, checkpoint_state(model, optimizer, step, epoch, scaler, extra=extra))
         events.emit("checkpoint", step=step, epoch=epoch, path=run.checkpoint)
     D.barrier(info)
 
@@ -331,7 +362,7 @@ def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, a
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
         heads=card_heads(cfg.task, cfg.synth.structures),
-        training_data={**summary, "task": cfg.task, "init": cfg.init or "random", "mode": cfg.mode,
+        training_data={**summary, "task": cfg.task, "mode": cfg.mode,
                        "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
         metrics={**{k: float(v) for k, v in metrics.items()},
                  "protocol": f"measured on the {eval_split} split ({n_eval} samples) "

@@ -34,7 +34,7 @@ from volta_core.model.ssl import (
 )
 from volta_core.model.vit3d import build_encoder
 from volta_core.train import distributed as D
-from volta_core.train.checkpoint import load_checkpoint, save_checkpoint
+from volta_core.train.checkpoint import save_checkpoint
 from volta_core.train.collapse import CollapseGuard, TeacherCollapsedError
 from volta_core.train.device import choose_precision
 from volta_core.train.engine import (
@@ -43,13 +43,14 @@ from volta_core.train.engine import (
     make_schedules,
     make_stream,
     optimizer_step,
-    restore_state,
+    restore_checkpoint,
     to_device,
 )
 from volta_core.train.events import EventLog
+from volta_core.train.provenance import dataset_kind, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
-from volta_core.train.stopping import StopRequest
+from volta_core.train.stopping import StopRequest, StopRequested
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
 DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_diversity", "teacher_patch_entropy", "mask_ratio")
@@ -102,9 +103,15 @@ def run_pretraining(cfg: PretrainConfig, run_dir: str | Path, *, resume: bool = 
         TeacherCollapsedError: the DINO teacher collapsed and ``ssl.collapse_action=stop``
             (a checkpoint and a ``failed`` event are written first).
         CheckpointError, ValueError, DeviceError: user-fixable problems, with messages.
+        TrainingOutOfMemoryError, DiskFullError, EventWriteError: out of memory, disk full
+            (:mod:`volta_core.train.faults`); a ``failed`` event is emitted first.
     """
-    with open_run(cfg, run_dir, resume=resume, stream=stream, name="pretrain") as s:
-        return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume)
+    try:
+        with open_run(cfg, run_dir, resume=resume, stream=stream, name="pretrain") as s:
+            return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume)
+    except StopRequested:  # a signal during set-up: the stopped event is out, nothing to save
+        run = RunFolder(Path(run_dir))
+        return RunResult("stopped", 0, run.root, run.checkpoint if run.checkpoint.is_file() else None, {})
 
 
 def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.device,
@@ -132,7 +139,7 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     step = 0
     resumed = False
     if resume and run.checkpoint.exists():
-        step = restore_state(load_checkpoint(run.checkpoint, device), model, optimizer, scaler)
+        step = int(restore_checkpoint(run.checkpoint, model, optimizer, scaler, device)["step"])
         resumed = True
     ddp = D.wrap_ddp(model, device, info)
     accum = cfg.optim.accumulation
@@ -204,7 +211,7 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
         raise
     _write_weight_hash(run, info, model)
     if info.is_main:
-        _write_encoder_bundle(cfg, run, model, last, len(dataset))
+        _write_encoder_bundle(cfg, run, model, last, len(dataset), dataset)
     events.emit("finished", step=step, epoch=epoch, path=run.checkpoint, bundle=run.bundle, **last)
     log.info("finished at step %d", step)
     return RunResult("finished", step, run.root, ckpt, last)
@@ -219,15 +226,19 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
     return run.checkpoint
 
 
-def _source_name(cfg: PretrainConfig) -> str:
+def _source(cfg: PretrainConfig, dataset: Any) -> dict[str, Any]:
+    """The card's description of the images: kind, counts and a content hash, never a path."""
     if cfg.synth.subset:
-        return (f"synthetic brains from the '{cfg.synth.subset}' label maps ({cfg.synth.mode}, "
-                f"{cfg.synth.n_train} samples, seed {cfg.synth.seed})")
-    return cfg.data_path or f"synthetic toy heads ({cfg.synthetic_subjects})"
+        return {"source": f"synthetic brains from the '{cfg.synth.subset}' label maps ({cfg.synth.mode}, "
+                          f"{cfg.synth.n_train} samples, seed {cfg.synth.seed})"}
+    if not cfg.data_path:
+        return {"source": f"synthetic toy heads ({cfg.synthetic_subjects})"}
+    records = getattr(getattr(dataset, "volumes", None), "records", None) or []
+    return {"source": dataset_kind(cfg.data_path), **records_fingerprint(records)}
 
 
 def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, last: dict[str, float],
-                          n_volumes: int) -> None:
+                          n_volumes: int, dataset: Any = None) -> None:
     """``run/bundle``: the EMA teacher encoder (the one to fine-tune from), no trained heads."""
     encoder = model.teacher_encoder
     card = ModelCard(
@@ -236,7 +247,7 @@ def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, 
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
         heads={name: {"trained": False, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()},
-        training_data={"source": _source_name(cfg),
+        training_data={**_source(cfg, dataset),
                        "n_volumes": n_volumes, "steps": cfg.steps, "objective": "VolTA (global + masked local + recon)"},
         metrics={**{k: float(v) for k, v in last.items()},
                  "protocol": "self-supervised losses of the last training step; no downstream evaluation"},

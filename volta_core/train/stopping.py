@@ -1,10 +1,55 @@
-"""Graceful stop requests: SIGTERM / SIGINT or a ``STOP`` file in the run folder."""
+"""Graceful stop requests: SIGTERM / SIGINT or a ``STOP`` file in the run folder.
+
+Two phases: while a run sets up (imports, dataset checks, model building) there is nothing to
+save, so a signal raises :class:`StopRequested` at once (:func:`stop_on_signal`) and the run ends
+with a ``stopped`` event; once the loop runs, :class:`StopRequest` only sets a flag and the loop
+saves a checkpoint before it stops.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequested(BaseException):
+    """SIGTERM/SIGINT arrived while the run was setting up (a BaseException, like
+    KeyboardInterrupt, so that no ``except Exception`` in set-up code swallows it).
+
+    Attributes:
+        signum: the signal.
+        reported: True once a ``stopped`` event was emitted for it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+        self.reported = False
+
+
+@contextlib.contextmanager
+def stop_on_signal() -> Iterator[None]:
+    """SIGTERM/SIGINT raise :class:`StopRequested` inside the block (main thread only)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise StopRequested(signum)
+
+    previous: dict[int, object] = {}
+    for sig in SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
 
 
 class StopRequest:
@@ -22,7 +67,7 @@ class StopRequest:
         self._signal = signum
 
     def __enter__(self) -> StopRequest:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in SIGNALS:
             try:
                 self._previous[sig] = signal.signal(sig, self._handler)
             except ValueError:  # not the main thread: rely on the STOP file

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 
 import numpy as np
@@ -46,7 +48,10 @@ def test_linear_probe_from_pretrained_run(cls_data, pretrain_run, tmp_path):
     for key in ("auroc", "balanced_accuracy", "sensitivity", "specificity"):
         assert key in res.metrics
     card, model = load_model(tmp_path / "run" / "bundle")
-    assert card.heads["sex"]["trained"] and card.training_data["init"] == str(pretrain_run)
+    assert card.heads["sex"]["trained"]
+    pre_card = (pretrain_run / "bundle" / "model_card.json")
+    assert card.training_data["init"] == {"name": json.loads(pre_card.read_text())["name"],
+                                          "card_sha256": hashlib.sha256(pre_card.read_bytes()).hexdigest()}
     assert card.training_data["n_val"] == 4 and card.training_data["mode"] == "linear"
     # frozen encoder = the pretraining run's EMA teacher encoder, unchanged
     teacher = load_checkpoint(pretrain_run / "checkpoints" / "last.pt")["model"]
