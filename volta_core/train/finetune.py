@@ -201,7 +201,7 @@ def synth_data(cfg: FinetuneConfig) -> TrainingData:
         from volta_core.data.real_data import check_label_maps
 
         report = check_label_maps(cfg.synth.label_maps)
-        synth["label_maps"] = {"maps": len(report.files), "content_digest": report.digest}
+        synth["label_maps"] = {"maps": len(report.files), "names_and_sizes_sha256": report.digest}
     summary = {"source": f"synthetic brains from the '{cfg.synth.subset}' label maps "
                          f"(volta_core.data.synth, {cfg.synth.mode} mode, seed {cfg.synth.seed})",
                "n_train": len(train), "n_val": len(val) if val is not None else 0,
