@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from volta_core.config import FinetuneConfig
+from volta_core.config import FinetuneConfig, init_card, init_settings
 from volta_core.data.prepare import size3
 from volta_core.model.bundle import DEFAULT_LABELS, BundleError, load_bundle
 from volta_core.model.networks import build_classifier, build_segmenter
-from volta_core.model.vit3d import build_encoder
+from volta_core.model.patches import grid_size
+from volta_core.model.vit3d import build_encoder, resize_pos_embed
 from volta_core.train.checkpoint import load_checkpoint
 from volta_core.train.run_folder import RunFolder
 
@@ -69,18 +71,46 @@ def init_encoder(model: torch.nn.Module, path: str | Path) -> int:
     """Copy pretrained encoder weights into ``model.encoder``; returns the tensor count.
 
     Raises:
-        InitError: missing keys or shape mismatch (e.g. another preset or input size).
+        InitError: missing keys or shape mismatch (e.g. another preset).
+    """
+    return load_pretrained_encoder(model.encoder, path)  # type: ignore[arg-type]
+
+
+def load_pretrained_encoder(encoder: torch.nn.Module, path: str | Path) -> int:
+    """Copy pretrained encoder weights into ``encoder``; another input grid is interpolated.
+
+    Raises:
+        InitError: missing keys or shape mismatch (e.g. another preset).
     """
     state = pretrained_encoder_state(path)
-    own = model.encoder.state_dict()  # type: ignore[union-attr]
+    own = encoder.state_dict()
+    if "pos_embed" in state and state["pos_embed"].shape != own["pos_embed"].shape:
+        source = pretrained_grid(path, int(encoder.patch_size))
+        if source is not None and state["pos_embed"].shape[1] == 1 + math.prod(source):
+            # another input grid: the learned positions are resized, as at inference (vit3d.resize_pos_embed)
+            state = {**state, "pos_embed": resize_pos_embed(state["pos_embed"], source, tuple(encoder.grid_size))}
     missing = sorted(set(own) - set(state))
     bad = sorted(k for k in own if k in state and state[k].shape != own[k].shape)
     if missing or bad:
         raise InitError(f"pretrained encoder at {path} does not fit: missing {missing[:5]}, shape mismatch "
                         f"{[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in bad[:3]]}; use the same "
                         "encoder preset, overrides and data.size as the pretraining run")
-    model.encoder.load_state_dict({k: state[k] for k in own})  # type: ignore[union-attr]
+    encoder.load_state_dict({k: state[k] for k in own})
     return len(own)
+
+
+def pretrained_grid(path: str | Path, patch_size: int) -> tuple[int, int, int] | None:
+    """The token grid the starting model's positional embedding was learned for (from its card or config)."""
+    card = init_card(path)
+    size = ((card.get("architecture") or {}).get("overrides") or {}).get("img_size") if card else None
+    if size is None:
+        size = (card.get("input") or {}).get("size") if card else init_settings(path).get("data.size")
+    if size is None:
+        return None
+    try:
+        return grid_size(size3(size), patch_size)
+    except ValueError:
+        return None
 
 
 def card_heads(task: str) -> dict[str, dict[str, Any]]:
