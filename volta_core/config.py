@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -119,6 +120,15 @@ class OptimConfig:
     accumulation: int = 1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
 
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lr) and 0.0 < self.lr <= 1.0):
+            raise ConfigError(f"optim.lr must be a number above 0 and at most 1 (e.g. 5e-4), not {self.lr!r}: "
+                              "a learning rate of 0 trains nothing")
+        if not (math.isfinite(self.min_lr) and 0.0 <= self.min_lr <= self.lr):
+            raise ConfigError(f"optim.min_lr must lie between 0 and optim.lr ({self.lr:g}), not {self.min_lr!r}")
+        if self.accumulation < 1 or self.warmup_steps < 0:
+            raise ConfigError("optim.accumulation must be at least 1 and optim.warmup_steps at least 0")
+
 
 #: ``ssl.collapse_action``: log a warning and train on, stop with a checkpoint, or do not check.
 COLLAPSE_ACTIONS = ("warn", "stop", "off")
@@ -197,6 +207,13 @@ class FinetuneConfig:
     checkpoint_every: int = 50
     threads: int = 0
     min_per_class: int = 2
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.epochs < 1 or self.steps < 0:
+            raise ConfigError(f"batch_size and epochs must be at least 1 and steps at least 0, not "
+                              f"batch_size={self.batch_size}, epochs={self.epochs}, steps={self.steps}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must lie in [0, 1), not {self.val_fraction}")
 
 
 ConfigT = TypeVar("ConfigT")

@@ -133,8 +133,8 @@ def volta_args(spec: JobSpec, run_dir: Path, *, resume: bool) -> list[str]:
     args = [spec.kind]
     if spec.kind == "finetune":
         args += ["--task", spec.task, "--data", spec.data_path]
-        if spec.init:
-            args += ["--init", spec.init]
+    if spec.init:
+        args += ["--init", spec.init]
     args += ["--config", str(run_dir / JOB_CONFIG), "--out", str(run_dir)]
     if resume:
         args.append("--resume")

@@ -36,6 +36,7 @@ from app.state.jobs import (
 from app.training.job_manager import JobManager
 from app.training.job_view import STATUS_COLORS, JobView
 from app.training.setup_form import SetupForm
+from volta_core.config import init_mismatch
 
 TRAINING_ERROR_BOX = "training_error_box"
 
@@ -103,10 +104,15 @@ class TrainingPanel(QDockWidget):
         spec = form.spec()
         try:
             text = form.composed_text()
-            cfg = resolve(spec.task, text, spec.overrides)
+            cfg = resolve(spec.task, text, spec.overrides, spec.init)
         except JobConfigError as exc:
             self._refuse("The training config is not valid", str(exc))
             return
+        if spec.init:
+            problem = init_mismatch(cfg, spec.init)
+            if problem:
+                self._refuse("The starting model does not fit", problem)
+                return
         if spec.kind == "finetune" and not spec.data_path:
             self._refuse("No dataset", "Choose a BIDS folder or a CSV manifest to fine-tune on.")
             return
@@ -149,7 +155,7 @@ class TrainingPanel(QDockWidget):
     def _estimate(self, spec: JobSpec, n_train: int, batch_size: int) -> tuple[float | None, str]:
         """Seconds per epoch: measured on an earlier run with the same setup, else a rough guess."""
         try:
-            cfg = resolve(spec.task, self.form.composed_text(), spec.overrides)
+            cfg = resolve(spec.task, self.form.composed_text(), spec.overrides, spec.init)
         except JobConfigError:
             return None, "the config is not valid"
 

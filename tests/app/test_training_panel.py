@@ -297,7 +297,8 @@ def test_pretraining_job_becomes_a_starting_model(qtbot, plain_window, training_
     panel = plain_window.training.show_panel()
     form = panel.form
     form.set_task("pretrain")
-    assert not form.init.isEnabled() and form.epochs_label.text() == "Steps:"
+    assert form.epochs_label.text() == "Steps:"
+    form.init.setCurrentIndex(0)  # from random weights (the bundled model is the default start)
     form.epochs.setValue(4)
     form.batch_size.setValue(2)
     form.device.setCurrentIndex(form.device.findData("cpu"))
@@ -327,6 +328,7 @@ def test_a_collapsed_teacher_is_shown_as_a_warning(qtbot, plain_window, training
     panel = plain_window.training.show_panel()
     form = panel.form
     form.set_task("pretrain")
+    form.init.setCurrentIndex(0)
     form.epochs.setValue(4)
     form.batch_size.setValue(2)
     form.device.setCurrentIndex(form.device.findData("cpu"))
