@@ -403,17 +403,27 @@ def scan_runs(runs_dir: Path) -> list[TrainingJob]:
 
 def estimate_epoch_seconds(jobs: list[TrainingJob], n_train: int, batch_size: int,
                            same_setup: Callable[[TrainingJob], bool]) -> tuple[float | None, str]:
-    """Seconds per epoch from the step times of an earlier run with the same setup.
+    """Seconds per epoch measured on the newest earlier run with the same setup.
+
+    A run that finished an epoch gives its measured epoch time per training scan (its last epoch:
+    scans prepared and cached, validation included); a run that only took steps gives its median
+    step time per volume. Nothing is guessed: without such a run the answer is ``None``.
 
     Returns:
         ``(seconds or None, where the figure comes from)``.
     """
     for job in reversed(jobs):
-        per_step = job.progress.seconds_per_step()
-        if per_step is None or not same_setup(job):
+        if not same_setup(job):
             continue
-        started = job.progress.started or {}
+        progress = job.progress
+        started = progress.started or {}
+        old_train = int(started.get("n_train") or 0)
+        if progress.epoch_s and old_train > 0:
+            return progress.epoch_s[-1] / old_train * max(n_train, 1), f"measured on {job.name}"
+        per_step = progress.seconds_per_step()
+        if per_step is None:
+            continue
         old_batch = int(((started.get("config") or {}).get("batch_size")) or batch_size or 1)
         per_volume = per_step / max(old_batch, 1)
         return per_volume * max(n_train, 1), f"measured on {job.name}"
-    return None, "measured once a run with this setup has taken its first steps"
+    return None, "measured on the first steps of a run with this setup (none yet)"

@@ -6,7 +6,6 @@ connects the form, the list and the job view to it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +152,7 @@ class TrainingPanel(QDockWidget):
         self.refused.emit(f"{title}: {message}\n{details}".strip())
 
     def _estimate(self, spec: JobSpec, n_train: int, batch_size: int) -> tuple[float | None, str]:
-        """Seconds per epoch: measured on an earlier run with the same setup, else a rough guess."""
+        """Seconds per epoch as measured on an earlier run with the same setup (never a guess)."""
         try:
             cfg = resolve(spec.task, self.form.composed_text(), spec.overrides, spec.init)
         except JobConfigError:
@@ -163,18 +162,14 @@ class TrainingPanel(QDockWidget):
             config = (job.progress.started or {}).get("config") or {}
             other = job.spec
             return (other.kind == spec.kind and other.device == spec.device
+                    and (other.threads or 0) == (spec.threads or 0)
+                    and (spec.kind == "pretrain" or (other.task == "seg") == (spec.task == "seg"))
                     and get_value(config, "model.encoder") == cfg.model.encoder
                     and get_value(config, "model.overrides") == cfg.model.overrides
-                    and get_value(config, "data.size") == cfg.data.size)
+                    and get_value(config, "data.size") == cfg.data.size
+                    and get_value(config, "data.space") == cfg.data.space)
 
-        seconds, source = estimate_epoch_seconds(self.manager.jobs, n_train, batch_size, same)
-        if seconds is not None:
-            return seconds, source
-        size = cfg.data.size if isinstance(cfg.data.size, list) else [cfg.data.size] * 3
-        patch = int(cfg.model.overrides.get("patch_size", 16)) if isinstance(cfg.model.overrides, dict) else 16
-        tokens = math.prod(max(1, int(s) // patch) for s in size)
-        per_volume = 0.02 * tokens * (1.0 if spec.device in ("cpu", "auto") else 0.07)
-        return per_volume * n_train, "rough guess; measured after a first run"
+        return estimate_epoch_seconds(self.manager.jobs, n_train, batch_size, same)
 
     # the job list -------------------------------------------------------------------------------
     def refresh_list(self) -> None:
@@ -201,8 +196,9 @@ class TrainingPanel(QDockWidget):
     def _item_text(job: TrainingJob) -> str:
         p = job.progress
         extra = f"step {p.step}/{p.total_steps}" if p.total_steps else ""
-        if job.is_active and p.eta_s is not None:
-            extra += f", ETA {format_duration(p.eta_s)}"
+        eta = p.eta_seconds()
+        if job.is_active and eta is not None:
+            extra += f", ETA {format_duration(eta)}"
         return f"{job.name}  [{job.status}]  {TASK_TITLES.get(job.spec.task, job.spec.task)}  {extra}".rstrip()
 
     def selected_job_id(self) -> str | None:

@@ -299,9 +299,11 @@ class SetupForm(QWidget):
                 switch away from a bundle); ``False`` keeps the config text's own.
         """
         init = self.init_path
-        if init or restore:
+        switched = init != getattr(self, "_applied_init", None)  # not a mere refresh of the list
+        if init or (restore and switched):
             self.config_text = with_init_settings(self.config_text, init, self.task_key,
                                                   default_config_text(self.task_key))
+        self._applied_init = init
         data = parse(self.config_text) if self.config_text.strip() else {}
         source = f"from {Path(init).name}'s card" if init else "from the config"
         self.model_input.setText(f"{describe_input(data)} ({source})")
@@ -412,4 +414,4 @@ class SetupForm(QWidget):
         seconds, source = self._estimate_source(self.spec(), n_train, self.batch_size.value())
         what = "per step" if pretrain else f"for {n_train} training scans"
         self.estimate.setText(f"about {format_duration(seconds)} {what} ({source})" if seconds is not None
-                              else f"unknown yet: {source}")
+                              else f"not known before a run with this setup has been measured: {source}")

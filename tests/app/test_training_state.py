@@ -103,6 +103,47 @@ def test_progress_folds_losses_metrics_and_a_resume() -> None:
     assert format_duration(None) == "-"
 
 
+def test_eta_and_epoch_time_come_from_the_measured_steps() -> None:
+    """The first epoch of a cached dataset waits for every scan to be prepared (10 s steps, 9.5 s of
+    it waiting); later epochs take 0.5 s steps. The engine's moving average said 10 s x 39 steps;
+    the measured figures say what is left: 39 steps of computing, 3 scans still to prepare."""
+    p = JobProgress()
+    config = {"epochs": 10, "val_fraction": 0.2, "data": {"cache": True}}
+    p.feed({"event": "started", "step": 0, "total_steps": 40, "steps_per_epoch": 4, "n_train": 4, "n_val": 1,
+            "config": config, "time": 0.0})
+    assert p.eta_seconds() is None and p.epoch_seconds() == (None, "projected")
+    t = 0.0
+    for step in range(1, 5):
+        t += 10.0
+        p.feed({"event": "step", "step": step, "epoch": 0, "loss": 1.0, "step_s": 10.0, "data_wait_frac": 0.95,
+                "eta_s": 390.0, "time": t})
+        if step == 1:
+            assert p.eta_seconds() == pytest.approx(39 * 0.5 + 3 * 9.5)
+            assert p.epoch_seconds() == (pytest.approx(40.0), "projected")
+    p.feed({"event": "epoch", "step": 4, "epoch": 0, "loss": 1.0, "time": 40.0})
+    p.feed({"event": "eval", "step": 4, "epoch": 0, "split": "val", "dice": 0.1, "time": 41.0})
+    assert p.epoch_seconds() == (pytest.approx(40.0), "measured")
+    t = 41.0
+    for step in range(5, 9):
+        t += 0.5
+        p.feed({"event": "step", "step": step, "epoch": 1, "loss": 1.0, "step_s": 0.5, "data_wait_frac": 0.0,
+                "time": t})
+    p.feed({"event": "epoch", "step": 8, "epoch": 1, "loss": 1.0, "time": 43.0})
+    assert p.epoch_seconds() == (pytest.approx(3.0), "measured")  # cached epoch + the evaluation before it
+    assert p.eta_seconds() == pytest.approx(32 * 0.5 + 8 * 1.0)  # 32 steps, 8 evaluations of 1 s
+    assert format_duration(0.4) == "0.4 s" and format_duration(3.0) == "3.0 s"  # never "0 s"
+
+
+def test_estimate_prefers_a_measured_epoch(tmp_path: Path) -> None:
+    job = _job(tmp_path)
+    job.progress.feed({"event": "started", "step": 0, "total_steps": 4, "n_train": 8, "time": 0.0,
+                       "config": {"batch_size": 2}})
+    job.progress.feed({"event": "step", "step": 1, "step_s": 9.0, "time": 9.0})
+    job.progress.feed({"event": "epoch", "step": 1, "epoch": 0, "time": 16.0})
+    seconds, source = estimate_epoch_seconds([job], n_train=4, batch_size=2, same_setup=lambda j: True)
+    assert seconds == pytest.approx(8.0) and job.name in source
+
+
 def _job(tmp_path: Path, **spec) -> TrainingJob:
     return TrainingJob.create(tmp_path / "runs", JobSpec(task="seg", data_path="/d", **spec), "epochs: 2\n")
 

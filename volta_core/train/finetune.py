@@ -250,7 +250,8 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
         metrics = {k: float(v) for k, v in state.get("extra", {}).get("metrics", {}).items()}
         resumed = True
     ddp = D.wrap_ddp(model, device, info)
-    events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total, resumed=resumed,
+    events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total,
+                steps_per_epoch=steps_per_epoch, resumed=resumed,
                 device=str(device), precision=precision.name, world_size=info.world_size,
                 n_train=n_train, n_val=n_val, config=to_dict(cfg))
     log.info("fine-tuning %s (%s, %s) on %s: %d train / %d val, %d steps", cfg.task, cfg.model.encoder, cfg.mode,
