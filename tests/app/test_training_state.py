@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.state.job_config import JobConfigError, resolve, set_values
@@ -287,3 +288,27 @@ def test_training_state_imports_neither_qt_nor_torch() -> None:
             "bad = [m for m in ('torch', 'PyQt6', 'vtk') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_prediction_without_a_segmentation_head_shows_no_volume() -> None:
+    """A sex model's empty mask is not '0.000 mL': the rows say that nothing was measured."""
+    from app.state.results import result_rows
+    from app.state.segmentation import Segmentation
+    from volta_core.infer.prediction import ClassResult, ModelInfo, Prediction, QualityReport
+
+    from app.state.display_grid import display_index
+    from volta_core.io import Volume, canonical_ras
+
+    shape, affine = (8, 8, 8), np.eye(4)
+    display = canonical_ras(Volume(np.zeros(shape, np.float32), affine))
+    seg = Segmentation("sex model", np.zeros(shape, np.uint8), affine,
+                       display_index(Volume(np.zeros(shape, np.uint8), affine), display.affine, display.shape))
+    seg.prediction = Prediction(
+        labels=np.zeros(shape, np.uint8), probabilities=np.zeros((3, *shape), np.float16), affine=affine,
+        volumes_ml={"left": 0.0, "right": 0.0, "total": 0.0}, icv_ml=1400.0, relative_volumes=None,
+        asymmetry_index=None, classification={"sex": ClassResult("sex", True, 0.7, "M")},
+        quality=QualityReport(0.8, True, 0.9, None, ()), model=ModelInfo("sex", "now", "v1", "/b"),
+        device="CPU", segmented=False)
+    measures = dict(result_rows(seg).measures)
+    assert measures["Hippocampus volumes"] == "not measured: this model has no trained segmentation head"
+    assert not any("mL" in text and "hippocampus" in key.lower() for key, text in measures.items())

@@ -49,7 +49,16 @@ from volta_core.train.events import EventLog
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
 from volta_core.train.stopping import StopRequest
-from volta_core.train.task_models import build_task_model, card_heads, init_encoder
+from volta_core.train.task_models import (
+    StartingHeads,
+    build_task_model,
+    card_heads,
+    init_encoder,
+    init_task_head,
+    kept_heads,
+    multitask_bundle,
+    starting_heads,
+)
 
 
 class DatasetInvalidError(ValueError):
@@ -225,9 +234,14 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                           num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
                           collate_fn=supervised_collate)
     model, arch = build_task_model(cfg)
+    start = starting_heads(cfg.init) if cfg.init else None
     if cfg.init:
         n = init_encoder(model, cfg.init)
         log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
+    if start is not None and not (resume and run.checkpoint.exists()):
+        n = init_task_head(model, start, cfg.task)
+        if n:
+            log.info("%s head initialised from %s (%d tensors)", cfg.task, start.source, n)
     if cfg.mode == "linear":
         freeze_encoder(model)
     elif cfg.mode != "full":
@@ -308,7 +322,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 return FinetuneResult("stopped", step, run.root, metrics, None, losses)
     bundle = None
     if info.is_main:
-        bundle = _write_bundle(cfg, run, model, arch, data.summary, metrics, eval_split, total, len(eval_ds))
+        bundle = _write_bundle(cfg, run, model, arch, data.summary, metrics, eval_split, total, len(eval_ds), start)
     events.emit("finished", step=step, path=bundle, **metrics)
     return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
 
@@ -324,13 +338,20 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
 
 def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, arch: dict[str, Any],
                   summary: dict[str, Any], metrics: dict[str, float], eval_split: str, total: int,
-                  n_eval: int) -> Path:
+                  n_eval: int, start: StartingHeads | None = None) -> Path:
+    # One model, all heads: the starting model's other trained heads are kept (weights unchanged;
+    # see kept_heads for what the card says about them), the fine-tuned head is added or replaced.
+    kept = kept_heads(start, cfg.task, cfg.mode)
+    if kept and start is not None:
+        arch, state = multitask_bundle(model, arch, start, cfg.task, kept)
+    else:
+        state = {k: v for k, v in model.state_dict().items()}
     card = ModelCard(
         name=f"volta3d-{cfg.model.encoder}-{cfg.task}",
         architecture=arch,
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
-        heads=card_heads(cfg.task),
+        heads=card_heads(cfg.task, kept),
         training_data={**summary, "task": cfg.task, "init": cfg.init or "random", "mode": cfg.mode,
                        "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
         metrics={**{k: float(v) for k, v in metrics.items()},
@@ -340,5 +361,4 @@ def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, a
                                 else "AUROC (rank-based), balanced accuracy, sensitivity, specificity at p>=0.5")},
         code_version=code_version(),
     )
-    state = {k: v for k, v in model.state_dict().items()}
     return save_bundle(run.bundle, state, card)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,121 @@ def pretrained_grid(path: str | Path, patch_size: int) -> tuple[int, int, int] |
         return None
 
 
-def card_heads(task: str) -> dict[str, dict[str, Any]]:
-    """Heads entry of a card: the task's head trained, the others absent/untrained."""
+def card_heads(task: str, kept: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Heads entry of a card: every head, the task's and the ``kept`` ones (name -> note) trained."""
     trained = HEAD_OF_TASK[task]
-    return {name: {"trained": name == trained, "labels": dict(labels)} for name, labels in DEFAULT_LABELS.items()}
+    kept = kept or {}
+    heads: dict[str, dict[str, Any]] = {}
+    for name, labels in DEFAULT_LABELS.items():
+        heads[name] = {"trained": name == trained or name in kept, "labels": dict(labels)}
+        if name in kept:
+            heads[name]["note"] = kept[name]
+    return heads
+
+
+@dataclass
+class StartingHeads:
+    """The trained heads of the bundle a fine-tune starts from, as a multi-task model holds them.
+
+    Attributes:
+        source: the starting model's name (its card).
+        trained: card head names that are trained (``segmentation``, ``sex``, ``ad``).
+        decoder: the segmentation decoder's architecture (``feature_size``, ``tap_layers``,
+            ``num_classes``), or ``None``.
+        heads: classification head name -> architecture (``num_classes``, ``use_patch_mean``, ``hidden_dim``).
+        state: ``decoder.*`` and ``heads.<name>.*`` weights.
+    """
+
+    source: str
+    trained: set[str] = field(default_factory=set)
+    decoder: dict[str, Any] | None = None
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def starting_heads(path: str | Path) -> StartingHeads | None:
+    """The trained heads of the bundle at ``path`` (or of a run folder's ``bundle/``); ``None`` for a
+    pretraining run or an encoder-only bundle."""
+    folder = Path(path) if (Path(path) / "model_card.json").is_file() else Path(path) / "bundle"
+    if not (folder / "model_card.json").is_file():
+        return None
+    try:
+        card, state = load_bundle(folder)
+    except BundleError as exc:
+        raise InitError(str(exc)) from exc
+    arch = card.architecture
+    kind = arch.get("model", "encoder")
+    trained = {name for name, head in card.heads.items() if head.get("trained")}
+    out = StartingHeads(card.name, trained)
+    if kind in ("segmenter", "multitask") and "segmentation" in trained and arch.get("decoder"):
+        out.decoder = {**arch["decoder"], "num_classes": int(arch["decoder"].get("num_classes",
+                                                                                arch.get("num_classes", 3)))}
+        out.state.update({k: v for k, v in state.items() if k.startswith("decoder.")})
+    if kind == "classifier":
+        cls = [h for h in ("sex", "ad") if h in trained]
+        if len(cls) == 1:
+            head = arch.get("head") or {}
+            out.heads[cls[0]] = {"num_classes": int(arch.get("num_classes", 2)),
+                                 "use_patch_mean": bool(head.get("use_patch_mean", True)),
+                                 "hidden_dim": head.get("hidden_dim")}
+            out.state.update({f"heads.{cls[0]}.{k[5:]}": v for k, v in state.items() if k.startswith("head.")})
+    elif kind == "multitask":
+        for name, head in (arch.get("heads") or {}).items():
+            if name in trained:
+                out.heads[name] = dict(head)
+                out.state.update({k: v for k, v in state.items() if k.startswith(f"heads.{name}.")})
+    return out
+
+
+def init_task_head(model: torch.nn.Module, start: StartingHeads, task: str) -> int:
+    """Start the task's own head from the starting model's trained one where it fits (a segmentation
+    fine-tune of a segmenter goes on from its decoder); returns the tensor count (0: a new head)."""
+    if task == "seg":
+        prefix, module = "decoder.", getattr(model, "decoder", None)
+    else:
+        prefix, module = f"heads.{task}.", getattr(model, "head", None)
+    if module is None:
+        return 0
+    theirs = {k[len(prefix):]: v for k, v in start.state.items() if k.startswith(prefix)}
+    own = module.state_dict()
+    if not theirs or set(theirs) != set(own) or any(theirs[k].shape != own[k].shape for k in own):
+        return 0
+    module.load_state_dict(theirs)
+    return len(own)
+
+
+def kept_heads(start: StartingHeads | None, task: str, mode: str) -> dict[str, str]:
+    """The starting model's trained heads a fine-tune for ``task`` keeps (name -> card note)."""
+    if start is None:
+        return {}
+    own = HEAD_OF_TASK[task]
+    names = [h for h in ("segmentation", "sex", "ad") if h != own and h in start.trained
+             and (start.decoder is not None if h == "segmentation" else h in start.heads)]
+    if mode == "linear":
+        how = "the encoder was frozen, so this head gives what it gave there"
+    else:
+        how = (f"the shared encoder was fine-tuned for {own}, which can shift this head's outputs: "
+               "fine-tune with mode=linear to keep them exactly")
+    return {h: f"kept from {start.source} with its weights unchanged; {how}" for h in names}
+
+
+def multitask_bundle(model: torch.nn.Module, arch: dict[str, Any], start: StartingHeads, task: str,
+                     kept: dict[str, str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Architecture and state of one model with the fine-tuned head and the ``kept`` ones."""
+    state = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+    out = {k: v for k, v in arch.items() if k not in ("decoder", "head", "num_classes")}
+    out.update(model="multitask", heads={})
+    if task == "seg":
+        out["decoder"] = {**arch["decoder"], "num_classes": int(arch.get("num_classes", 3))}
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith("decoder.")})
+    else:
+        out["heads"][task] = {"num_classes": int(arch.get("num_classes", 2)), **arch.get("head", {})}
+        state.update({f"heads.{task}.{k[5:]}": v for k, v in model.state_dict().items() if k.startswith("head.")})
+    if "segmentation" in kept:
+        out["decoder"] = dict(start.decoder or {})
+        state.update({k: v for k, v in start.state.items() if k.startswith("decoder.")})
+    for name in ("sex", "ad"):
+        if name in kept:
+            out["heads"][name] = dict(start.heads[name])
+            state.update({k: v for k, v in start.state.items() if k.startswith(f"heads.{name}.")})
+    return out, state

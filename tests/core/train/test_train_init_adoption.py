@@ -128,3 +128,64 @@ def test_cli_finetune_from_a_bundle_needs_no_override(seg_data, tiny_bundle: Pat
                           "device=cpu"], capture_output=True, text=True, timeout=300, check=False)
     assert bad.returncode == 2 and "depth=2" in bad.stderr and "would not fit" in bad.stderr
     shutil.rmtree(out)
+
+
+# one model, all heads ------------------------------------------------------------------------------
+
+def _predict(bundle: Path, scan: Path):
+    from volta_core.infer.predictor import Predictor
+    from volta_core.io import load_volume
+
+    return Predictor.from_bundle(bundle, device="cpu").predict(load_volume(scan))
+
+
+@pytest.mark.parametrize("mode", ["full", "linear"])
+def test_a_sex_finetune_keeps_the_segmentation_head(cls_data, tiny_bundle: Path, tmp_path: Path, mode: str) -> None:
+    """Fine-tuning sex from a segmenter gives ONE model with both heads: the decoder's weights are the
+    starting model's, unchanged (the card says so, and whether the encoder moved under it)."""
+    from volta_core.model.bundle import load_bundle
+    from volta_core.train.finetune import run_finetune
+
+    cfg = finetune_cfg(cls_data, "sex", "steps=2", "data.size=32", f"mode={mode}", "val_fraction=0")
+    cfg = from_dict(FinetuneConfig, adopt_init_settings(to_dict(cfg), tiny_bundle, []))
+    cfg.init = str(tiny_bundle)
+    res = run_finetune(cfg, tmp_path / "run", stream=None)
+    card, state = load_bundle(res.bundle)
+    _, start = load_bundle(tiny_bundle)
+    assert card.architecture["model"] == "multitask" and set(card.architecture["heads"]) == {"sex"}
+    assert {h: v["trained"] for h, v in card.heads.items()} == {"segmentation": True, "sex": True, "ad": False}
+    note = card.heads["segmentation"]["note"]
+    assert "kept from tiny with its weights unchanged" in note
+    assert ("encoder was frozen" in note) if mode == "linear" else ("fine-tuned for sex" in note)
+    for key, value in start.items():
+        if key.startswith("decoder."):
+            assert torch.equal(state[key], value), key
+    prediction = _predict(res.bundle, next((cls_data / "sub-001" / "anat").glob("*T1w.nii.gz")))
+    assert prediction.segmented and prediction.classification["sex"].trained
+    assert prediction.classification["sex"].probability is not None
+    assert any("segmentation head kept from tiny" in w for w in prediction.quality.warnings)
+
+
+def test_a_model_without_a_segmentation_head_measures_no_volume(cls_data, tmp_path: Path) -> None:
+    from volta_core.train.finetune import run_finetune
+
+    res = run_finetune(finetune_cfg(cls_data, "sex", "steps=1"), tmp_path / "run", stream=None)
+    prediction = _predict(res.bundle, next((cls_data / "sub-002" / "anat").glob("*T1w.nii.gz")))
+    assert not prediction.segmented and not prediction.labels.any()
+    assert not any("hippocampus" in w or "mL" in w for w in prediction.quality.warnings)  # not "implausible (-1.0 mL)"
+    assert prediction.classification["sex"].trained
+
+
+def test_a_segmentation_finetune_goes_on_from_the_trained_decoder(seg_data, tiny_bundle: Path, tmp_path) -> None:
+    from volta_core.model.bundle import load_bundle
+    from volta_core.train.finetune import run_finetune
+
+    cfg = finetune_cfg(seg_data, "seg", "steps=1", "optim.lr=1e-12", "optim.min_lr=0", "optim.warmup_steps=0")
+    cfg = from_dict(FinetuneConfig, adopt_init_settings(to_dict(cfg), tiny_bundle, []))
+    cfg.init = str(tiny_bundle)
+    res = run_finetune(cfg, tmp_path / "run", stream=None)
+    card, state = load_bundle(res.bundle)
+    _, start = load_bundle(tiny_bundle)
+    assert card.architecture["model"] == "segmenter"
+    weight = "decoder.out.weight" if "decoder.out.weight" in start else sorted(k for k in start if k.startswith("decoder."))[-1]
+    assert torch.allclose(state[weight], start[weight], atol=1e-6)  # lr ~ 0: still the starting decoder
