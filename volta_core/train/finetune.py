@@ -9,6 +9,7 @@ Losses: seg = cross-entropy + soft Dice (labels 1, 2); classification = class-we
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -94,9 +95,11 @@ def task_records(report: ValidationReport, task: str) -> list[SampleRecord]:
 
 def split_records(records: list[SampleRecord], task: str, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Subject-level train/validation split (fold 0 of a stratified k-fold, k = 1/val_fraction)."""
-    if val_fraction <= 0:
+    subjects = len({r.subject for r in records})
+    if val_fraction <= 0 or subjects < 2:
         return list(range(len(records))), []
-    k = max(2, int(round(1.0 / val_fraction)))
+    # a small lab set (a few corrected scans) holds out one subject rather than refusing to split
+    k = min(subjects, max(2, int(round(1.0 / val_fraction))))
     labels = None if task == "seg" else [r.sex if task == "sex" else r.diagnosis for r in records]
     fold = subject_kfold([r.subject for r in records], k, seed=seed, labels=labels)[0]
     return fold.train, fold.val
@@ -238,10 +241,11 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     if cfg.init:
         n = init_encoder(model, cfg.init)
         log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
+    head_from_start = 0
     if start is not None and not (resume and run.checkpoint.exists()):
-        n = init_task_head(model, start, cfg.task)
-        if n:
-            log.info("%s head initialised from %s (%d tensors)", cfg.task, start.source, n)
+        head_from_start = init_task_head(model, start, cfg.task)
+        if head_from_start:
+            log.info("%s head initialised from %s (%d tensors)", cfg.task, start.source, head_from_start)
     if cfg.mode == "linear":
         freeze_encoder(model)
     elif cfg.mode != "full":
@@ -270,6 +274,14 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                 n_train=n_train, n_val=n_val, config=to_dict(cfg))
     log.info("fine-tuning %s (%s, %s) on %s: %d train / %d val, %d steps", cfg.task, cfg.model.encoder, cfg.mode,
              device, n_train, n_val, total)
+    if head_from_start and eval_split == "val" and info.is_main:
+        # the starting model on the same held-out scans, so the new model's figures have a baseline
+        model.to(device)
+        start_metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing)
+        events.emit("eval", step=0, epoch=-1, split="val", model="start", **start_metrics)
+        write_json(run.root / START_METRICS, {"name": start.source if start else "", "split": "val",
+                                              "n": len(eval_ds), **start_metrics})
+        model.train()
     it = batches.iterate(step * accum)
     timer, losses, epoch_losses = Throughput(), [], []
     model.train()
@@ -336,6 +348,22 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
     D.barrier(info)
 
 
+#: The starting model's metrics on the run's held-out split, measured before the first step.
+START_METRICS = "start_metrics.json"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _start_metrics(run: RunFolder) -> dict[str, Any]:
+    """``{"starting_model": {...}}`` when the run measured its starting model (else ``{}``)."""
+    try:
+        return {"starting_model": json.loads((run.root / START_METRICS).read_text(encoding="utf-8"))}
+    except (OSError, ValueError):
+        return {}
+
+
 def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, arch: dict[str, Any],
                   summary: dict[str, Any], metrics: dict[str, float], eval_split: str, total: int,
                   n_eval: int, start: StartingHeads | None = None) -> Path:
@@ -354,7 +382,7 @@ def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, a
         heads=card_heads(cfg.task, kept),
         training_data={**summary, "task": cfg.task, "init": cfg.init or "random", "mode": cfg.mode,
                        "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
-        metrics={**{k: float(v) for k, v in metrics.items()},
+        metrics={**{k: float(v) for k, v in metrics.items()}, **_start_metrics(run),
                  "protocol": f"measured on the {eval_split} split ({n_eval} samples) "
                              f"after the last epoch, in model space ({cfg.data.spacing} mm); "
                              + ("Dice/HD95 (mm)/relative volume error per side" if cfg.task == "seg"
