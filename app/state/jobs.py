@@ -401,6 +401,15 @@ def scan_runs(runs_dir: Path) -> list[TrainingJob]:
     return sorted(jobs, key=lambda j: float(j.info.get("created", 0.0) or 0.0))
 
 
+def training_scans(n_scans: int, val_fraction: float) -> int:
+    """How many of ``n_scans`` (one per subject) a fine-tune trains on: the engine holds out fold 0 of
+    ``k = min(subjects, round(1 / val_fraction))`` folds, none below two subjects (finetune.split_records)."""
+    if val_fraction <= 0 or n_scans < 2:
+        return max(n_scans, 0)
+    k = min(n_scans, max(2, int(round(1.0 / val_fraction))))
+    return n_scans - -(-n_scans // k)
+
+
 def estimate_epoch_seconds(jobs: list[TrainingJob], n_train: int, batch_size: int,
                            same_setup: Callable[[TrainingJob], bool]) -> tuple[float | None, str]:
     """Seconds per epoch measured on the newest earlier run with the same setup.

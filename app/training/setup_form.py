@@ -35,7 +35,7 @@ from app.state.job_config import (
     with_init_settings,
 )
 from app.state.job_progress import format_duration
-from app.state.jobs import TASK_TITLES, JobSpec, default_config_text, default_threads
+from app.state.jobs import TASK_TITLES, JobSpec, default_config_text, default_threads, training_scans
 from app.state.model_catalog import available_models
 from app.training.validation import DatasetCheck, DatasetValidator
 
@@ -129,9 +129,14 @@ class SetupForm(QWidget):
         folder_button.clicked.connect(self._choose_folder)
         csv_button = QPushButton("CSV...", self)
         csv_button.clicked.connect(self._choose_csv)
+        lab_button = QPushButton("My training set", self)
+        lab_button.setObjectName("train_lab_dataset")
+        lab_button.setToolTip("The scans you corrected and added with Training > Add to my training set")
+        lab_button.clicked.connect(self._choose_lab_dataset)
         row.addWidget(self.dataset, 1)
         row.addWidget(folder_button)
         row.addWidget(csv_button)
+        row.addWidget(lab_button)
         form.addRow("Dataset:", row)
         self.report = QPlainTextEdit(self)
         self.report.setObjectName("validation_report")
@@ -245,6 +250,18 @@ class SetupForm(QWidget):
     def set_dataset(self, path: str | Path) -> None:
         self.dataset.setText(str(path))
         self.validate()
+
+    def _choose_lab_dataset(self) -> None:
+        from app.state.lab_dataset import lab_dataset_dir
+
+        self.set_dataset(lab_dataset_dir())
+
+    def offer_dataset(self, path: str | Path, *, init: str | Path | None = None, task: str = "seg") -> None:
+        """Fill the form for fine-tuning ``task`` on ``path``, starting from ``init`` (the model in use)."""
+        self.set_task(task)
+        if init:
+            self.set_init(init)
+        self.set_dataset(path)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a BIDS dataset folder")
@@ -388,7 +405,15 @@ class SetupForm(QWidget):
 
     def _on_checked(self, check: DatasetCheck) -> None:
         if check.path == self.dataset.text().strip() and check.task == self.task_key:
-            self.report.setPlainText(check.text)
+            text = check.text
+            n_train = training_scans(check.n_samples, self.val_fraction.value()) if self.task_key != "pretrain" \
+                else check.n_samples
+            if check.ok and 0 < n_train < self.batch_size.value():
+                # a small lab set (a few corrected scans) cannot fill the default batch: say so and fit it
+                text += (f"\nBatch size lowered from {self.batch_size.value()} to {n_train}: the dataset has "
+                         f"{n_train} training scan(s).")
+                self.batch_size.setValue(n_train)
+            self.report.setPlainText(text)
             self.report.setStyleSheet("" if check.ok else "color: #ffb3a7;")
         self.update_estimate()
 
@@ -407,7 +432,7 @@ class SetupForm(QWidget):
             self.estimate.setText("- (choose a dataset)")
             return
         else:
-            n_train = max(1, round(check.n_samples * (1.0 - self.val_fraction.value())))
+            n_train = max(1, training_scans(check.n_samples, self.val_fraction.value()))
         if self._estimate_source is None:
             self.estimate.setText("-")
             return

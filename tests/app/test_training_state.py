@@ -312,3 +312,16 @@ def test_a_prediction_without_a_segmentation_head_shows_no_volume() -> None:
     measures = dict(result_rows(seg).measures)
     assert measures["Hippocampus volumes"] == "not measured: this model has no trained segmentation head"
     assert not any("mL" in text and "hippocampus" in key.lower() for key, text in measures.items())
+
+
+def test_training_scans_follow_the_engines_split() -> None:
+    """A lab set of a few corrected scans holds one out (from two scans on); the form sizes its batch
+    and estimate with the same count the engine trains on."""
+    from app.state.jobs import training_scans
+    from volta_core.data.records import SampleRecord
+    from volta_core.train.finetune import split_records
+
+    for n, fraction in ((1, 0.2), (2, 0.2), (3, 0.2), (4, 0.25), (10, 0.2), (7, 0.0)):
+        records = [SampleRecord(subject=f"sub-{i}", image=Path(f"{i}.nii")) for i in range(n)]
+        train, _ = split_records(records, "seg", fraction, seed=0)
+        assert training_scans(n, fraction) == len(train), (n, fraction)
