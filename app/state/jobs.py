@@ -435,4 +435,4 @@ def estimate_epoch_seconds(jobs: list[TrainingJob], n_train: int, batch_size: in
         old_batch = int(((started.get("config") or {}).get("batch_size")) or batch_size or 1)
         per_volume = per_step / max(old_batch, 1)
         return per_volume * max(n_train, 1), f"measured on {job.name}"
-    return None, "measured on the first steps of a run with this setup (none yet)"
+    return None, "measured once a run with this setup has taken its first steps"

@@ -133,11 +133,14 @@ class SetupForm(QWidget):
         lab_button.setObjectName("train_lab_dataset")
         lab_button.setToolTip("The scans you corrected and added with Training > Add to my training set")
         lab_button.clicked.connect(self._choose_lab_dataset)
+        buttons = QHBoxLayout()
         row.addWidget(self.dataset, 1)
-        row.addWidget(folder_button)
-        row.addWidget(csv_button)
-        row.addWidget(lab_button)
+        buttons.addWidget(folder_button)
+        buttons.addWidget(csv_button)
+        buttons.addWidget(lab_button)
+        buttons.addStretch(1)
         form.addRow("Dataset:", row)
+        form.addRow("", buttons)
         self.report = QPlainTextEdit(self)
         self.report.setObjectName("validation_report")
         self.report.setReadOnly(True)
@@ -439,4 +442,4 @@ class SetupForm(QWidget):
         seconds, source = self._estimate_source(self.spec(), n_train, self.batch_size.value())
         what = "per step" if pretrain else f"for {n_train} training scans"
         self.estimate.setText(f"about {format_duration(seconds)} {what} ({source})" if seconds is not None
-                              else f"not known before a run with this setup has been measured: {source}")
+                              else f"not known yet: {source}")

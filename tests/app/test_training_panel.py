@@ -61,7 +61,7 @@ def test_launch_stop_resume_then_register_and_predict(qtbot, window, training_di
     fill_form(panel, seg_dataset, epochs=3)
     qtbot.waitUntil(lambda: "ready to train" in panel.form.report.toPlainText(), timeout=60_000)
     assert "4 scans, 4 subjects" in panel.form.report.toPlainText()
-    assert "not known before a run with this setup has been measured" in panel.form.estimate.text()
+    assert "not known yet: measured once a run with this setup" in panel.form.estimate.text()
     job = launch(qtbot, panel)
     assert job.run_dir.parent == runs and panel.view.job is job
 
