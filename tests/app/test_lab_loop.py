@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -112,7 +113,8 @@ def _grow(labels: np.ndarray) -> np.ndarray:
 @pytest.mark.gui
 @pytest.mark.slow  # about 3.5 min on a busy 2-core CPU: two predictions and a 20-step vit3d_small fine-tune
 def test_run_correct_add_finetune_select_run(qtbot, window, tmp_path: Path, monkeypatch) -> None:
-    """The bundled model (the one a new user runs) on the bundled sample scan (fsaverage, 256^3)."""
+    """The bundled model (the one a new user runs) on the bundled sample scan (fsaverage, 256^3), or on
+    the real adult T1 at ``$VOLTA_REAL_T1`` where one is available (not in CI)."""
     from app_helpers import open_and_wait
     from training_helpers import STEP_TIMEOUT_MS, kill_leftover_jobs, launch
 
@@ -126,7 +128,9 @@ def test_run_correct_add_finetune_select_run(qtbot, window, tmp_path: Path, monk
     window.inference.refresh_models()
     window.inference.selector.setCurrentIndex(window.inference.selector.findData(str(BUNDLED)))
     assert window.inference.selected_bundle() == BUNDLED
-    open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
+    real = os.environ.get("VOLTA_REAL_T1", "")
+    scan = Path(real) if real and Path(real).is_file() else sample_scan_path()
+    open_and_wait(qtbot, window, scan, timeout=60_000)
     try:
         # run, then correct programmatically (as the brush would: Segmentation.set_values)
         first = _run(qtbot, window)
@@ -142,7 +146,7 @@ def test_run_correct_add_finetune_select_run(qtbot, window, tmp_path: Path, monk
         case = added.args[0]
         side = json.loads(case.sidecar.read_text())
         assert side["Model"]["Name"] == first.prediction.model.name and side["Editor"] == getpass.getuser()
-        assert "fsaverage" not in " ".join(str(p) for p in lab.rglob("*"))  # generated IDs, not file names
+        assert scan.name.split(".")[0] not in " ".join(str(p) for p in lab.rglob("*"))  # generated IDs only
         panel = window.training.panel
         form = panel.form
         assert form.dataset.text() == str(lab) and form.init.currentData() == str(start_model)
@@ -182,7 +186,8 @@ def test_run_correct_add_finetune_select_run(qtbot, window, tmp_path: Path, monk
         # run again: the corrected case scored before and after
         second = _run(qtbot, window)
         before, after = _dice(first.prediction.labels, corrected), _dice(second.labels, corrected)
-        print(f"corrected case: Dice {before:.3f} before, {after:.3f} after the 20-step fine-tune")
+        print(f"{scan.name}: corrected case Dice {before:.3f} before, {after:.3f} after the 20-step fine-tune; "
+              f"registry: {line}")
         assert Path(second.source) == new_model and second.prediction.segmented
         assert 0.0 < before < 1.0 and after > before  # measured: 0.854 -> 0.907 (see the report)
     finally:

@@ -106,7 +106,7 @@ def test_an_invalid_learning_rate_is_refused_with_a_message(qtbot, panel, traini
     form.overrides.setText(override)
     with qtbot.waitSignal(panel.refused, timeout=60_000) as blocker:
         form.launch_button.click()
-    assert "optim.lr must be a number above 0" in blocker.args[0]
+    assert "optim.lr must be a number above 0 (e.g. 5e-4)" in blocker.args[0]
     assert not list(runs.glob("*/job.json"))
 
 
