@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -126,6 +127,16 @@ class OptimConfig:
     accumulation: int = 1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
 
+    def __post_init__(self) -> None:
+        # no upper bound: a huge lr is how the divergence tests make a loss NaN on purpose
+        if not (math.isfinite(self.lr) and self.lr > 0.0):
+            raise ConfigError(f"optim.lr must be a number above 0 (e.g. 5e-4), not {self.lr!r}: "
+                              "a learning rate of 0 trains nothing")
+        if not (math.isfinite(self.min_lr) and 0.0 <= self.min_lr <= self.lr):
+            raise ConfigError(f"optim.min_lr must lie between 0 and optim.lr ({self.lr:g}), not {self.min_lr!r}")
+        if self.accumulation < 1 or self.warmup_steps < 0:
+            raise ConfigError("optim.accumulation must be at least 1 and optim.warmup_steps at least 0")
+
 
 #: ``ssl.collapse_action``: log a warning and train on, stop with a checkpoint, or do not check.
 COLLAPSE_ACTIONS = ("warn", "stop", "off")
@@ -165,6 +176,7 @@ class PretrainConfig:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     data_path: str = ""  # BIDS folder or CSV manifest; empty = synth (if set) or toy heads
     synth: SynthDataConfig = field(default_factory=SynthDataConfig)
+    init: str = ""  # continue from this bundle's or pretraining run's encoder (student and teacher)
     synthetic_subjects: int = 8
     batch_size: int = 2
     steps: int = 100
@@ -203,6 +215,13 @@ class FinetuneConfig:
     checkpoint_every: int = 50
     threads: int = 0
     min_per_class: int = 2
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.epochs < 1 or self.steps < 0:
+            raise ConfigError(f"batch_size and epochs must be at least 1 and steps at least 0, not "
+                              f"batch_size={self.batch_size}, epochs={self.epochs}, steps={self.steps}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must lie in [0, 1), not {self.val_fraction}")
 
 
 ConfigT = TypeVar("ConfigT")
@@ -356,6 +375,125 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+#: Encoder fields that must equal the starting model's for its weights to fit (the input grid may differ:
+#: the positional embedding is interpolated).
+ENCODER_SHAPE_KEYS = ("patch_size", "in_chans", "embed_dim", "depth", "num_heads", "mlp_ratio")
+
+
+def init_card(path: str | Path) -> dict[str, Any] | None:
+    """The model card (plain JSON) of a starting model: a bundle folder, or a run folder with ``bundle/``.
+
+    Returns ``None`` where there is no readable card (e.g. a pretraining run that has not finished:
+    its ``config.yaml`` is used instead, see :func:`init_settings`).
+    """
+    for folder in (Path(path), Path(path) / "bundle"):
+        try:
+            data = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("architecture"), dict) and isinstance(data.get("input"), dict):
+            return data
+    return None
+
+
+def card_settings(card: dict[str, Any]) -> dict[str, Any]:
+    """What a fine-tune adopts from its starting model's card, as dotted config keys.
+
+    The encoder preset and its overrides (all but ``img_size``: the grid comes from ``data.size``),
+    the input grid, spacing, space, ROI and normalisation, and the segmentation decoder width.
+    """
+    arch, inp = card.get("architecture") or {}, card.get("input") or {}
+    out: dict[str, Any] = {}
+    if isinstance(arch.get("encoder"), str):
+        out["model.encoder"] = arch["encoder"]
+        out["model.overrides"] = {k: v for k, v in (arch.get("overrides") or {}).items() if k != "img_size"}
+    if isinstance(inp.get("size"), list) and len(inp["size"]) == 3:
+        out["data.size"] = [int(v) for v in inp["size"]]
+    spacing = inp.get("spacing_mm")
+    if isinstance(spacing, list) and spacing:
+        out["data.spacing"] = float(spacing[0])
+    if inp.get("normalisation"):
+        out["data.normalisation"] = str(inp["normalisation"])
+    out["data.space"] = str(inp.get("space", "native"))  # cards that do not say were trained in native space
+    out["data.roi"] = inp.get("roi")
+    decoder = arch.get("decoder") or {}
+    if isinstance(decoder.get("feature_size"), int):
+        out["seg_feature_size"] = int(decoder["feature_size"])
+    return out
+
+
+def run_settings(run_dir: str | Path) -> dict[str, Any]:
+    """The same settings from a pretraining run folder's ``config.yaml`` (a run without a bundle yet)."""
+    try:
+        data = read_config_file(Path(run_dir) / "config.yaml")
+    except ConfigError:
+        return {}
+    model, dataconf = data.get("model") or {}, data.get("data") or {}
+    out: dict[str, Any] = {}
+    if isinstance(model.get("encoder"), str):
+        out["model.encoder"] = model["encoder"]
+        out["model.overrides"] = {k: v for k, v in (model.get("overrides") or {}).items() if k != "img_size"}
+    for key in ("size", "spacing", "normalisation", "space", "roi"):
+        if key in dataconf:
+            out[f"data.{key}"] = dataconf[key]
+    return out
+
+
+def init_settings(path: str | Path) -> dict[str, Any]:
+    """The settings a fine-tune adopts from the starting model at ``path`` ({} if it says nothing)."""
+    card = init_card(path)
+    return card_settings(card) if card is not None else run_settings(path)
+
+
+def adopt_init_settings(data: dict[str, Any], init: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Config data with the starting model's encoder and input settings, then ``overrides`` on top.
+
+    The settings of the model a fine-tune starts from (:func:`init_settings`) replace those of
+    the config file, because its weights only fit its own encoder and were trained on its own
+    input grid, spacing, space and ROI; only an explicit ``key=value`` override (``overrides``)
+    still changes them. Returns a new dict.
+    """
+    out = json.loads(json.dumps(data))
+    for key, value in init_settings(init).items():
+        if key.split(".")[0] not in out:  # e.g. seg_feature_size: a fine-tuning key, not a pretraining one
+            continue
+        node = out
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return apply_overrides(out, overrides or [])
+
+
+def init_mismatch(cfg: Any, init: str | Path) -> str | None:
+    """Why the starting model's weights cannot initialise ``cfg``'s encoder (``None``: they can).
+
+    Checks the encoder preset and its shape fields against the card, and that the input grid is a
+    multiple of the patch size (a different grid is fine: the positional embedding is interpolated).
+    """
+    settings = init_settings(init)
+    if "model.encoder" not in settings:
+        return None
+    name = Path(init).name
+    if cfg.model.encoder != settings["model.encoder"]:
+        return (f"the starting model {name} has a {settings['model.encoder']} encoder, the config asks for "
+                f"{cfg.model.encoder}: remove the model.encoder override (the starting model's encoder is used)")
+    theirs = settings["model.overrides"]
+    ours = cfg.model.overrides or {}
+    wrong = [k for k in ENCODER_SHAPE_KEYS if k in ours and k in theirs and ours[k] != theirs[k]]
+    wrong += [k for k in ENCODER_SHAPE_KEYS if (k in ours) != (k in theirs)]
+    if wrong:
+        key = sorted(set(wrong))[0]
+        return (f"the starting model {name} has {key}={theirs.get(key, 'its preset value')}, the config asks for "
+                f"{key}={ours.get(key, 'the preset value')}: its weights would not fit; remove that override")
+    patch = int(theirs.get("patch_size", 16))
+    size = grid_shape(cfg.data.size)
+    if any(s % patch for s in size):
+        return (f"data.size {list(size)} is not a multiple of the starting model's patch size {patch}: "
+                f"choose sides divisible by {patch} (e.g. {settings.get('data.size')})")
+    return None
 
 
 def save_config(cfg: Any, path: str | Path) -> None:

@@ -59,8 +59,46 @@ def set_values(text: str, values: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def resolve(task: str, text: str, overrides: list[str] | None = None) -> Any:
-    """The engine's view of the config: defaults, then ``text``, then ``overrides``.
+#: The keys a starting model decides (``volta_core.config.card_settings``), with the engine's defaults
+#: for a run that starts from random weights.
+INIT_DEFAULTS: dict[str, Any] = {"model.encoder": "vit3d_tiny", "model.overrides": {}, "data.size": 96,
+                                 "data.spacing": 1.5, "data.normalisation": "percentile", "data.space": "native",
+                                 "data.roi": None, "seg_feature_size": 16}
+
+
+def with_init_settings(text: str, init: str, task: str, base_text: str = "") -> str:
+    """``text`` with the encoder and input settings of the starting model ``init``.
+
+    Without a starting model the settings of ``base_text`` (the shipped config), else the engine's
+    defaults, come back, so switching from a bundle to random initialisation leaves nothing of it.
+    """
+    from volta_core.config import init_settings
+
+    if init:
+        settings = init_settings(init)
+    else:
+        base = parse(base_text) if base_text.strip() else {}
+        settings = {key: get_value(base, key, default) for key, default in INIT_DEFAULTS.items()}
+    if task == "pretrain":
+        settings.pop("seg_feature_size", None)
+    return set_values(text, settings) if settings else text
+
+
+def describe_input(data: dict[str, Any]) -> str:
+    """``vit3d_small encoder, 64x48x48 voxels at 1.5 mm, template space, hippocampus ROI``."""
+    size = get_value(data, "data.size", INIT_DEFAULTS["data.size"])
+    size = [size] * 3 if isinstance(size, int) else list(size)
+    spacing = get_value(data, "data.spacing", 1.5)
+    space = get_value(data, "data.space", "native") or "native"
+    roi = get_value(data, "data.roi")
+    text = (f"{get_value(data, 'model.encoder', INIT_DEFAULTS['model.encoder'])} encoder, "
+            f"{'x'.join(str(v) for v in size)} voxels at {spacing:g} mm, {space} space")
+    return text + (f", {roi} ROI" if roi else "")
+
+
+def resolve(task: str, text: str, overrides: list[str] | None = None, init: str = "") -> Any:
+    """The engine's view of the config: defaults, then ``text``, then the starting model's settings
+    (``init``, as ``volta finetune --init`` adopts them), then ``overrides``.
 
     Returns:
         A ``PretrainConfig`` or ``FinetuneConfig``.
@@ -72,7 +110,10 @@ def resolve(task: str, text: str, overrides: list[str] | None = None) -> Any:
         ConfigError,
         FinetuneConfig,
         PretrainConfig,
+        adopt_init_settings,
+        from_dict,
         load_config,
+        to_dict,
     )
 
     parse(text)
@@ -81,6 +122,9 @@ def resolve(task: str, text: str, overrides: list[str] | None = None) -> Any:
         path = Path(folder) / "config.yaml"
         path.write_text(text, encoding="utf-8")
         try:
-            return load_config(cls, path, list(overrides or []))
+            cfg = load_config(cls, path, list(overrides or []))
+            if init:
+                cfg = from_dict(cls, adopt_init_settings(to_dict(cfg), init, list(overrides or [])))
+            return cfg
         except ConfigError as exc:
             raise JobConfigError(str(exc)) from exc

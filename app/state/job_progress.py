@@ -81,6 +81,14 @@ class JobProgress:
     checkpoint_step: int | None = None
     warnings: list[str] = field(default_factory=list)
     n_events: int = 0
+    #: ``(compute seconds, data-wait seconds)`` of the latest steps: a first epoch that prepares
+    #: (registers, resamples) every scan waits for data; later, cached epochs hardly do.
+    step_split: list[tuple[float, float]] = field(default_factory=list)
+    epoch_times: list[float] = field(default_factory=list)  # ``time`` of each epoch event since start
+    epoch_s: list[float] = field(default_factory=list)  # measured duration of each finished epoch
+    eval_s: list[float] = field(default_factory=list)  # measured duration of each evaluation
+    _last_time: float = 0.0
+    _last_kind: str = ""
 
     def feed(self, event: dict[str, Any]) -> None:
         """Fold one event in."""
@@ -88,12 +96,14 @@ class JobProgress:
         self.n_events += 1
         self.last_time = max(self.last_time, _number(event.get("time")) or 0.0)
         step = int(event.get("step", self.step) or 0)
+        now = _number(event.get("time"))
         if kind == "started":
             self.started, self.terminal = event, None
             self.total_steps = int(event.get("total_steps", 0) or 0)
             self.device = str(event.get("device", ""))
             self.step = step
             self._truncate(step)  # a resumed run repeats the steps after its checkpoint
+            self.step_split, self.epoch_times = [], [now] if now is not None else []
         elif kind == "step":
             self.step = step
             self.epoch = int(event.get("epoch", self.epoch) or 0)
@@ -106,7 +116,11 @@ class JobProgress:
             step_s = _number(event.get("step_s"))
             if step_s is not None:
                 self.step_s = (self.step_s + [step_s])[-50:]
+                wait = min(1.0, max(0.0, _number(event.get("data_wait_frac")) or 0.0)) * step_s
+                self.step_split = (self.step_split + [(step_s - wait, wait)])[-50:]
         elif kind == "eval":
+            if now is not None and self._last_time and self._last_kind == "epoch":
+                self.eval_s = (self.eval_s + [max(0.0, now - self._last_time)])[-20:]
             for key, value in event.items():
                 number = _number(value)
                 if key not in _EVAL_META and number is not None:
@@ -123,6 +137,15 @@ class JobProgress:
                 self.step = max(self.step, step)
         elif kind == "epoch":
             self.epoch = int(event.get("epoch", self.epoch) or 0) + 1
+            if self._caching_first_epoch():
+                # the scans are prepared and cached now: their waits say nothing about the next steps
+                self.step_split = [(compute, 0.0) for compute, _ in self.step_split]
+            if now is not None:
+                if self.epoch_times:
+                    self.epoch_s = (self.epoch_s + [max(0.0, now - self.epoch_times[-1])])[-20:]
+                self.epoch_times.append(now)
+        if now is not None:
+            self._last_time, self._last_kind = now, str(kind)
 
     def feed_all(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -145,8 +168,78 @@ class JobProgress:
         """Median time per optimizer step over the last steps (None before the first one)."""
         if not self.step_s:
             return None
-        ordered = sorted(self.step_s)
-        return ordered[len(ordered) // 2]
+        return _median(self.step_s)
+
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Optimizer steps per epoch as the run reported it (``started``), or from epochs and total."""
+        started = self.started or {}
+        reported = started.get("steps_per_epoch")
+        if isinstance(reported, int) and reported > 0:
+            return reported
+        epochs = (started.get("config") or {}).get("epochs")
+        if isinstance(epochs, int) and epochs > 0 and self.total_steps and not (started.get("config") or {}).get("steps"):
+            return max(1, self.total_steps // epochs)
+        return None
+
+    def _caching_first_epoch(self) -> bool:
+        config = (self.started or {}).get("config") or {}
+        return bool((config.get("data") or {}).get("cache", False)) and len(self.epoch_times) <= 1
+
+    def eta_seconds(self) -> float | None:
+        """Time left, from the measured steps (None before the first one).
+
+        Every step left costs the median computing time of the latest steps. While the first epoch
+        of a cached dataset runs, its remaining steps also wait for their scans to be prepared (the
+        median measured wait); later epochs read them from memory. Evaluations left cost what the
+        last one took.
+        """
+        if not self.step_split or not self.total_steps:
+            return None
+        left = max(0, self.total_steps - self.step)
+        compute = _median([c for c, _ in self.step_split[-20:]])
+        wait = _median([w for _, w in self.step_split[-20:]])
+        per_epoch = self.steps_per_epoch
+        if self._caching_first_epoch() and per_epoch:
+            eta = left * compute + max(0, per_epoch - self.step) * wait
+        else:
+            eta = left * (compute + wait)
+        if self.eval_s and per_epoch:
+            evals_left = -(-left // per_epoch) if self.metrics_each_epoch else (1 if left else 0)
+            eta += evals_left * self.eval_s[-1]
+        return eta
+
+    @property
+    def metrics_each_epoch(self) -> bool:
+        """True when the run evaluates a validation split after every epoch."""
+        config = (self.started or {}).get("config") or {}
+        return float(config.get("val_fraction", 0) or 0) > 0 and int((self.started or {}).get("n_val", 1) or 0) > 0
+
+    def epoch_seconds(self) -> tuple[float | None, str]:
+        """Time per epoch: the last finished epoch as measured, else projected from the measured steps.
+
+        Returns:
+            ``(seconds or None, "measured" | "projected")``.
+        """
+        if self.epoch_s:
+            return self.epoch_s[-1], "measured"
+        per_epoch = self.steps_per_epoch
+        if self.step_split and per_epoch:
+            compute = _median([c for c, _ in self.step_split[-20:]])
+            wait = _median([w for _, w in self.step_split[-20:]])
+            return per_epoch * (compute + wait), "projected"
+        return None, "projected"
+
+    def steady_seconds_per_step(self) -> tuple[float, float] | None:
+        """``(compute, data wait)`` seconds of a step, medians of the latest steps (None before one)."""
+        if not self.step_split:
+            return None
+        return (_median([c for c, _ in self.step_split[-20:]]), _median([w for _, w in self.step_split[-20:]]))
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def _number(value: Any) -> float | None:
@@ -157,9 +250,11 @@ def _number(value: Any) -> float | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """``"1 h 02 min"``, ``"3 min 05 s"``, ``"12 s"`` or ``"-"``."""
+    """``"1 h 02 min"``, ``"3 min 05 s"``, ``"12 s"``, ``"0.4 s"`` or ``"-"``."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
+    if seconds < 9.95:  # a short epoch or step is not "0 s"
+        return f"{seconds:.1f} s"
     seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

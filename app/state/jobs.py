@@ -133,8 +133,8 @@ def volta_args(spec: JobSpec, run_dir: Path, *, resume: bool) -> list[str]:
     args = [spec.kind]
     if spec.kind == "finetune":
         args += ["--task", spec.task, "--data", spec.data_path]
-        if spec.init:
-            args += ["--init", spec.init]
+    if spec.init:
+        args += ["--init", spec.init]
     args += ["--config", str(run_dir / JOB_CONFIG), "--out", str(run_dir)]
     if resume:
         args.append("--resume")
@@ -401,18 +401,37 @@ def scan_runs(runs_dir: Path) -> list[TrainingJob]:
     return sorted(jobs, key=lambda j: float(j.info.get("created", 0.0) or 0.0))
 
 
+def training_scans(n_scans: int, val_fraction: float) -> int:
+    """How many of ``n_scans`` (one per subject) a fine-tune trains on: the engine holds out fold 0 of
+    ``k = min(subjects, round(1 / val_fraction))`` folds, none below two subjects (finetune.split_records)."""
+    if val_fraction <= 0 or n_scans < 2:
+        return max(n_scans, 0)
+    k = min(n_scans, max(2, int(round(1.0 / val_fraction))))
+    return n_scans - -(-n_scans // k)
+
+
 def estimate_epoch_seconds(jobs: list[TrainingJob], n_train: int, batch_size: int,
                            same_setup: Callable[[TrainingJob], bool]) -> tuple[float | None, str]:
-    """Seconds per epoch from the step times of an earlier run with the same setup.
+    """Seconds per epoch measured on the newest earlier run with the same setup.
+
+    A run that finished an epoch gives its measured epoch time per training scan (its last epoch:
+    scans prepared and cached, validation included); a run that only took steps gives its median
+    step time per volume. Nothing is guessed: without such a run the answer is ``None``.
 
     Returns:
         ``(seconds or None, where the figure comes from)``.
     """
     for job in reversed(jobs):
-        per_step = job.progress.seconds_per_step()
-        if per_step is None or not same_setup(job):
+        if not same_setup(job):
             continue
-        started = job.progress.started or {}
+        progress = job.progress
+        started = progress.started or {}
+        old_train = int(started.get("n_train") or 0)
+        if progress.epoch_s and old_train > 0:
+            return progress.epoch_s[-1] / old_train * max(n_train, 1), f"measured on {job.name}"
+        per_step = progress.seconds_per_step()
+        if per_step is None:
+            continue
         old_batch = int(((started.get("config") or {}).get("batch_size")) or batch_size or 1)
         per_volume = per_step / max(old_batch, 1)
         return per_volume * max(n_train, 1), f"measured on {job.name}"

@@ -43,22 +43,32 @@ def corrected_prediction(segmentation: Segmentation) -> Prediction:
                    asymmetry_index=_asymmetry(volumes["left"], volumes["right"]))
 
 
-def result_rows(segmentation: Segmentation, intended_use: str = "research use only, not for diagnosis") -> ResultRows:
-    """Rows for the results panel and the report."""
-    prediction = corrected_prediction(segmentation)
-    v, rel = prediction.volumes_ml, prediction.relative_volumes
-    suffix = " (corrected)" if segmentation.edited else ""
-
-    def pct(key: str) -> str:
-        return f"{rel[key]:.3f}% of ICV" if rel else "ICV not available"
-
-    measures = [
+def _volume_rows(prediction: Prediction, suffix: str, pct: Any) -> list[tuple[str, str]]:
+    v = prediction.volumes_ml
+    return [
         (f"Left hippocampus{suffix}", f"{v['left']:.3f} mL ({pct('left')})"),
         (f"Right hippocampus{suffix}", f"{v['right']:.3f} mL ({pct('right')})"),
         (f"Total{suffix}", f"{v['total']:.3f} mL ({pct('total')})"),
         ("Asymmetry index", "-" if prediction.asymmetry_index is None else f"{prediction.asymmetry_index:+.3f}"),
         ("ICV estimate", "-" if prediction.icv_ml is None else f"{prediction.icv_ml:.0f} mL"),
     ]
+
+
+def result_rows(segmentation: Segmentation, intended_use: str = "research use only, not for diagnosis") -> ResultRows:
+    """Rows for the results panel and the report."""
+    prediction = corrected_prediction(segmentation)
+    rel = prediction.relative_volumes
+    suffix = " (corrected)" if segmentation.edited else ""
+
+    def pct(key: str) -> str:
+        return f"{rel[key]:.3f}% of ICV" if rel else "ICV not available"
+
+    if not getattr(prediction, "segmented", True):
+        # a classifier's empty mask would read as 0.000 mL: say that nothing was measured instead
+        measures = [("Hippocampus volumes", "not measured: this model has no trained segmentation head"),
+                    ("ICV estimate", "-" if prediction.icv_ml is None else f"{prediction.icv_ml:.0f} mL")]
+    else:
+        measures = _volume_rows(prediction, suffix, pct)
     names = {"sex": "P(male)", "ad": "P(Alzheimer's disease)"}
     classification = [(names.get(head, head), result.display() + (f" ({result.note})" if result.note else ""))
                       for head, result in prediction.classification.items()]

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMenu
 
+from app.state.lab_dataset import AddedCase
 from app.state.model_catalog import set_user_models_dir
 
 if TYPE_CHECKING:
@@ -23,13 +24,18 @@ if TYPE_CHECKING:
     from app.training.registry_dialog import ModelRegistryDialog
 
 VISIBLE_KEY = "training/visible"
+ADD_CASE_BOX = "add_case_box"
 MODELS_FOLDER_KEY = "models/folder"
 
 
-class TrainingFeatures:
-    """Owns the job manager, the training dock and the registry dialog of ``window``."""
+class TrainingFeatures(QObject):
+    """Owns the job manager, the training dock and the registry dialog of ``window``; signals
+    ``case_added(AddedCase)`` when a corrected scan joined the lab training set."""
+
+    case_added = pyqtSignal(object)
 
     def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
         self.window = window
         self.manager: JobManager | None = None
         self.panel: TrainingPanel | None = None
@@ -47,7 +53,15 @@ class TrainingFeatures:
         self.registry_action = QAction("Model &registry...", window)
         self.registry_action.setObjectName("model_registry_action")
         self.registry_action.triggered.connect(self.show_registry)
+        self.add_case_action = QAction("&Add to my training set", window)
+        self.add_case_action.setObjectName("add_to_training_set_action")
+        self.add_case_action.setToolTip("Store the open scan and the corrected mask (with who corrected which "
+                                        "model's mask, and when) in your lab training set, to fine-tune on")
+        self.add_case_action.triggered.connect(self.add_current_case)
         menu.addActions([self.panel_action, self.registry_action])
+        menu.addSeparator()
+        menu.addAction(self.add_case_action)
+        window.inference.menu.addAction(self.add_case_action)
         window.inference.menu.addAction(self.registry_action)
         window.results_panel.registry_requested.connect(self.show_registry)
         if str(window.settings.value(VISIBLE_KEY, "false")).lower() == "true":
@@ -118,6 +132,32 @@ class TrainingFeatures:
         if self.registry is not None:
             self.registry.refresh()
         self.window.note(f"New model in the registry: {Path(path).name}")
+
+    def add_current_case(self) -> AddedCase | None:
+        """Add the open scan and the current (corrected) mask to the lab training set, then offer that
+        set in the training panel with the model that made the mask as the starting point."""
+        from app.dialogs import show_message_box
+        from app.state.lab_dataset import LabDatasetError, add_case, case_count, lab_dataset_dir
+
+        seg = self.window.inference.current
+        layer = self.window.image.layer
+        if seg is None or seg.prediction is None or layer is None:
+            show_message_box(self.window, "Add to my training set", "Run a model on a scan and correct its "
+                             "mask first.", object_name=ADD_CASE_BOX)
+            return None
+        root = lab_dataset_dir()
+        try:
+            case = add_case(root, layer.volume.data, layer.volume.affine, seg.labels,
+                            model_name=seg.prediction.model.name, model_bundle=seg.source, edited=seg.edited)
+        except LabDatasetError as exc:
+            show_message_box(self.window, "Add to my training set", str(exc), object_name=ADD_CASE_BOX)
+            return None
+        verb = "updated" if case.replaced else "added"
+        self.window.note(f"Training set: {case.subject} {verb} ({case_count(root)} corrected scans in {root})")
+        panel = self.show_panel()
+        panel.form.offer_dataset(root, init=seg.source, task="seg")
+        self.case_added.emit(case)
+        return case
 
     def shutdown(self) -> None:
         """The window closes: remember whether the dock was open; running jobs keep running."""

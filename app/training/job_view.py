@@ -135,11 +135,10 @@ class JobView(QWidget):
         self.stats["Step"].setText(f"{p.step} / {p.total_steps or '?'}")
         self.stats["Epoch"].setText(str(p.epoch))
         self.stats["Throughput"].setText(f"{p.volumes_per_s:.2f} volumes/s" if p.volumes_per_s else "-")
-        self.stats["ETA"].setText(format_duration(p.eta_s) if job.is_active else "-")
-        per_step = p.seconds_per_step()
-        steps_per_epoch = self._steps_per_epoch(job)
-        self.stats["Time per epoch"].setText(format_duration(per_step * steps_per_epoch)
-                                             if per_step is not None and steps_per_epoch else "-")
+        self.stats["ETA"].setText(format_duration(p.eta_seconds()) if job.is_active else "-")
+        epoch_s, how = p.epoch_seconds()
+        self.stats["Time per epoch"].setText("-" if epoch_s is None else format_duration(epoch_s)
+                                             + ("" if how == "measured" else " (projected from the steps so far)"))
         self.stats["Device"].setText(p.device or spec.device)
         self.curves.show_progress(p)
         text = job.log_tail(12)
@@ -151,12 +150,3 @@ class JobView(QWidget):
         self.resume_button.setEnabled(job.can_resume)
         self.delete_button.setEnabled(not job.is_active)
 
-    @staticmethod
-    def _steps_per_epoch(job: TrainingJob) -> int | None:
-        started = job.progress.started or {}
-        config = started.get("config") or {}
-        epochs = config.get("epochs")
-        total = job.progress.total_steps
-        if epochs and total:
-            return max(1, total // int(epochs))
-        return None

@@ -6,7 +6,6 @@ connects the form, the list and the job view to it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from app.state.jobs import (
 from app.training.job_manager import JobManager
 from app.training.job_view import STATUS_COLORS, JobView
 from app.training.setup_form import SetupForm
+from volta_core.config import init_mismatch
 
 TRAINING_ERROR_BOX = "training_error_box"
 
@@ -63,7 +63,7 @@ class TrainingPanel(QDockWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.tabs.setMinimumWidth(340)
+        self.tabs.setMinimumWidth(420)
         scroll.setWidget(self.form)
         self.tabs.addTab(scroll, "New job")
         jobs_page = QWidget()
@@ -79,7 +79,7 @@ class TrainingPanel(QDockWidget):
         split.addWidget(self.view)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([340, 900])
+        split.setSizes([460, 840])
         self.setWidget(split)
         self.form.launch_requested.connect(self.launch)
         self.form.validator.checked.connect(self._on_checked)
@@ -103,10 +103,15 @@ class TrainingPanel(QDockWidget):
         spec = form.spec()
         try:
             text = form.composed_text()
-            cfg = resolve(spec.task, text, spec.overrides)
+            cfg = resolve(spec.task, text, spec.overrides, spec.init)
         except JobConfigError as exc:
             self._refuse("The training config is not valid", str(exc))
             return
+        if spec.init:
+            problem = init_mismatch(cfg, spec.init)
+            if problem:
+                self._refuse("The starting model does not fit", problem)
+                return
         if spec.kind == "finetune" and not spec.data_path:
             self._refuse("No dataset", "Choose a BIDS folder or a CSV manifest to fine-tune on.")
             return
@@ -147,9 +152,9 @@ class TrainingPanel(QDockWidget):
         self.refused.emit(f"{title}: {message}\n{details}".strip())
 
     def _estimate(self, spec: JobSpec, n_train: int, batch_size: int) -> tuple[float | None, str]:
-        """Seconds per epoch: measured on an earlier run with the same setup, else a rough guess."""
+        """Seconds per epoch as measured on an earlier run with the same setup (never a guess)."""
         try:
-            cfg = resolve(spec.task, self.form.composed_text(), spec.overrides)
+            cfg = resolve(spec.task, self.form.composed_text(), spec.overrides, spec.init)
         except JobConfigError:
             return None, "the config is not valid"
 
@@ -157,18 +162,14 @@ class TrainingPanel(QDockWidget):
             config = (job.progress.started or {}).get("config") or {}
             other = job.spec
             return (other.kind == spec.kind and other.device == spec.device
+                    and (other.threads or 0) == (spec.threads or 0)
+                    and (spec.kind == "pretrain" or (other.task == "seg") == (spec.task == "seg"))
                     and get_value(config, "model.encoder") == cfg.model.encoder
                     and get_value(config, "model.overrides") == cfg.model.overrides
-                    and get_value(config, "data.size") == cfg.data.size)
+                    and get_value(config, "data.size") == cfg.data.size
+                    and get_value(config, "data.space") == cfg.data.space)
 
-        seconds, source = estimate_epoch_seconds(self.manager.jobs, n_train, batch_size, same)
-        if seconds is not None:
-            return seconds, source
-        size = cfg.data.size if isinstance(cfg.data.size, list) else [cfg.data.size] * 3
-        patch = int(cfg.model.overrides.get("patch_size", 16)) if isinstance(cfg.model.overrides, dict) else 16
-        tokens = math.prod(max(1, int(s) // patch) for s in size)
-        per_volume = 0.02 * tokens * (1.0 if spec.device in ("cpu", "auto") else 0.07)
-        return per_volume * n_train, "rough guess; measured after a first run"
+        return estimate_epoch_seconds(self.manager.jobs, n_train, batch_size, same)
 
     # the job list -------------------------------------------------------------------------------
     def refresh_list(self) -> None:
@@ -195,8 +196,9 @@ class TrainingPanel(QDockWidget):
     def _item_text(job: TrainingJob) -> str:
         p = job.progress
         extra = f"step {p.step}/{p.total_steps}" if p.total_steps else ""
-        if job.is_active and p.eta_s is not None:
-            extra += f", ETA {format_duration(p.eta_s)}"
+        eta = p.eta_seconds()
+        if job.is_active and eta is not None:
+            extra += f", ETA {format_duration(eta)}"
         return f"{job.name}  [{job.status}]  {TASK_TITLES.get(job.spec.task, job.spec.task)}  {extra}".rstrip()
 
     def selected_job_id(self) -> str | None:

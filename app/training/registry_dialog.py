@@ -29,6 +29,7 @@ from app.state.model_catalog import (
     read_card_dict,
     user_models_dir,
 )
+from app.state.lab_dataset import heldout_comparison
 from app.state.registry import RegistryError, delete_model, export_model, rename_model
 
 REGISTRY_DIALOG = "model_registry_dialog"
@@ -42,7 +43,9 @@ def _describe(entry: ModelEntry) -> str:
     heads = [h for h, info in (card.get("heads") or {}).items() if isinstance(info, dict) and info.get("trained")]
     trained = ", ".join(heads) or "no trained head"
     lock = "  [read-only]" if entry.read_only else ""
-    return f"{entry.name}  ({entry.origin}; {trained}; {card.get('created', '-')}){lock}"
+    compared = heldout_comparison(card)
+    return f"{entry.name}  ({entry.origin}; {trained}; {card.get('created', '-')}){lock}" + (
+        f"\n    {compared}" if compared else "")
 
 
 class ModelRegistryDialog(QDialog):

@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -28,16 +28,66 @@ from app.devices import DEVICES, available_devices
 from app.state.job_config import (
     FINETUNE_KEYS,
     PRETRAIN_KEYS,
+    describe_input,
     get_value,
     parse,
     set_values,
+    with_init_settings,
 )
 from app.state.job_progress import format_duration
-from app.state.jobs import TASK_TITLES, JobSpec, default_config_text, default_threads
+from app.state.jobs import TASK_TITLES, JobSpec, default_config_text, default_threads, training_scans
 from app.state.model_catalog import available_models
 from app.training.validation import DatasetCheck, DatasetValidator
 
 NO_INIT = "None: random initialisation"
+
+
+class WheelGuard(QObject):
+    """Lets a spin box or combo box take the mouse wheel only when it has the keyboard focus, so
+    scrolling over the form scrolls the form instead of silently changing a value."""
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt API
+        if event is not None and event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) \
+                and not watched.hasFocus():
+            event.ignore()  # the scroll area above gets it
+            return True
+        return False
+
+
+class LearningRateBox(QDoubleSpinBox):
+    """A learning rate in scientific notation (``5e-04``): fixed decimals would round 1e-7 to 0.000000.
+
+    Steps multiply or divide by 2 (a learning rate lives on a log scale).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setRange(0.0, 1.0)  # 0 is shown as what it is; Launch refuses it with a message
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt API
+        return f"{value:.2e}" if value else "0"
+
+    def valueFromText(self, text: str | None) -> float:  # noqa: N802 - Qt API
+        try:
+            return float((text or "").strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str | None, pos: int) -> tuple[Any, str, int]:
+        from PyQt6.QtGui import QValidator
+
+        text = text or ""
+        try:
+            float(text.strip())
+        except ValueError:
+            ok = all(c in "0123456789.eE+-" for c in text.strip())
+            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
+        return QValidator.State.Acceptable, text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt API
+        value = self.value() or 1e-4
+        self.setValue(min(self.maximum(), value * (2.0 ** steps)))
 
 
 class SetupForm(QWidget):
@@ -79,10 +129,18 @@ class SetupForm(QWidget):
         folder_button.clicked.connect(self._choose_folder)
         csv_button = QPushButton("CSV...", self)
         csv_button.clicked.connect(self._choose_csv)
+        lab_button = QPushButton("My training set", self)
+        lab_button.setObjectName("train_lab_dataset")
+        lab_button.setToolTip("The scans you corrected and added with Training > Add to my training set")
+        lab_button.clicked.connect(self._choose_lab_dataset)
+        buttons = QHBoxLayout()
         row.addWidget(self.dataset, 1)
-        row.addWidget(folder_button)
-        row.addWidget(csv_button)
+        buttons.addWidget(folder_button)
+        buttons.addWidget(csv_button)
+        buttons.addWidget(lab_button)
+        buttons.addStretch(1)
         form.addRow("Dataset:", row)
+        form.addRow("", buttons)
         self.report = QPlainTextEdit(self)
         self.report.setObjectName("validation_report")
         self.report.setReadOnly(True)
@@ -95,7 +153,14 @@ class SetupForm(QWidget):
         self.init.setObjectName("train_init")
         self.init.activated.connect(self._on_init_activated)
         form.addRow("Starting model:", self.init)
+        self.model_input = QLabel("-", self)
+        self.model_input.setObjectName("train_model_input")
+        self.model_input.setWordWrap(True)
+        self.model_input.setToolTip("The encoder and input the run uses. A starting model's own settings are "
+                                    "used (its weights only fit them); a key=value override below changes them.")
+        form.addRow("Model input:", self.model_input)
         self.refresh_models()
+        self.init.currentIndexChanged.connect(self._apply_init)
 
         self.epochs = QSpinBox(self)
         self.epochs.setObjectName("train_epochs")
@@ -106,11 +171,8 @@ class SetupForm(QWidget):
         self.batch_size.setObjectName("train_batch_size")
         self.batch_size.setRange(1, 1024)
         form.addRow("Batch size:", self.batch_size)
-        self.lr = QDoubleSpinBox(self)
+        self.lr = LearningRateBox(self)
         self.lr.setObjectName("train_lr")
-        self.lr.setDecimals(6)
-        self.lr.setRange(1e-7, 1.0)
-        self.lr.setSingleStep(1e-4)
         form.addRow("Learning rate:", self.lr)
         self.mode = QComboBox(self)
         self.mode.addItem("Full (encoder and head)", "full")
@@ -161,7 +223,12 @@ class SetupForm(QWidget):
             widget.valueChanged.connect(self.update_estimate)
         self.val_fraction.valueChanged.connect(self.update_estimate)
         self.device.currentIndexChanged.connect(self.update_estimate)
+        self._wheel_guard = WheelGuard(self)
+        for widget in self.findChildren(QComboBox) + self.findChildren(QSpinBox) + self.findChildren(QDoubleSpinBox):
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel alone never focuses it
+            widget.installEventFilter(self._wheel_guard)
         self._load_values()
+        self._apply_init()
 
     # task, dataset, model -------------------------------------------------------------------------
     @property
@@ -174,8 +241,9 @@ class SetupForm(QWidget):
     def _on_task_changed(self) -> None:
         self.config_text = default_config_text(self.task_key)
         self._load_values()
+        self._apply_init()
         pretrain = self.task_key == "pretrain"
-        for widget in (self.mode, self.mode_label, self.val_fraction, self.val_label, self.init):
+        for widget in (self.mode, self.mode_label, self.val_fraction, self.val_label):
             widget.setEnabled(not pretrain)
         self.epochs_label.setText("Steps:" if pretrain else "Epochs:")
         self.dataset.setPlaceholderText("BIDS folder or CSV manifest (empty: synthetic toy heads)" if pretrain
@@ -185,6 +253,18 @@ class SetupForm(QWidget):
     def set_dataset(self, path: str | Path) -> None:
         self.dataset.setText(str(path))
         self.validate()
+
+    def _choose_lab_dataset(self) -> None:
+        from app.state.lab_dataset import lab_dataset_dir
+
+        self.set_dataset(lab_dataset_dir())
+
+    def offer_dataset(self, path: str | Path, *, init: str | Path | None = None, task: str = "seg") -> None:
+        """Fill the form for fine-tuning ``task`` on ``path``, starting from ``init`` (the model in use)."""
+        self.set_task(task)
+        if init:
+            self.set_init(init)
+        self.set_dataset(path)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a BIDS dataset folder")
@@ -211,8 +291,43 @@ class SetupForm(QWidget):
         for path in getattr(self, "_browsed", []):
             self.init.addItem(f"{Path(path).name} (local)", path)
         self.init.addItem("Other bundle or pretraining run...", None)
+        if current is None and not hasattr(self, "_init_chosen"):
+            # a new form starts from the first bundled model: the lab loop teaches the model it runs
+            bundled = [str(e.path) for e in available_models() if e.origin == "bundled"]
+            current = bundled[0] if bundled else ""
+            self._init_chosen = True
         index = self.init.findData(current) if current else 0
         self.init.setCurrentIndex(max(index, 0))
+
+    def set_init(self, path: str | Path) -> None:
+        """Start from the model at ``path`` (added to the list as a local model if it is not there)."""
+        path = str(path)
+        if self.init.findData(path) < 0:
+            self._browsed = [*getattr(self, "_browsed", []), path]
+            self.refresh_models()
+        self.init.setCurrentIndex(self.init.findData(path))
+
+    @property
+    def init_path(self) -> str:
+        return str(self.init.currentData() or "")
+
+    def _apply_init(self, *_: Any, restore: bool = True) -> None:
+        """Put the starting model's encoder and input settings into the config and show them.
+
+        Args:
+            restore: without a starting model, bring back the shipped config's settings (after a
+                switch away from a bundle); ``False`` keeps the config text's own.
+        """
+        init = self.init_path
+        switched = init != getattr(self, "_applied_init", None)  # not a mere refresh of the list
+        if init or (restore and switched):
+            self.config_text = with_init_settings(self.config_text, init, self.task_key,
+                                                  default_config_text(self.task_key))
+        self._applied_init = init
+        data = parse(self.config_text) if self.config_text.strip() else {}
+        source = f"from {Path(init).name}'s card" if init else "from the config"
+        self.model_input.setText(f"{describe_input(data)} ({source})")
+        self.update_estimate()
 
     def _on_init_activated(self, index: int) -> None:
         if self.init.itemData(index) is None:
@@ -269,10 +384,10 @@ class SetupForm(QWidget):
         """Use ``text`` as the config (its main values appear in the form)."""
         self.config_text = text
         self._load_values()
+        self._apply_init(restore=False)
 
     def spec(self) -> JobSpec:
-        return JobSpec(task=self.task_key, data_path=self.dataset.text().strip(),
-                       init=str(self.init.currentData() or "") if self.task_key != "pretrain" else "",
+        return JobSpec(task=self.task_key, data_path=self.dataset.text().strip(), init=self.init_path,
                        device=str(self.device.currentData() or "auto"), threads=self.threads.value(),
                        overrides=self.override_list())
 
@@ -293,7 +408,15 @@ class SetupForm(QWidget):
 
     def _on_checked(self, check: DatasetCheck) -> None:
         if check.path == self.dataset.text().strip() and check.task == self.task_key:
-            self.report.setPlainText(check.text)
+            text = check.text
+            n_train = training_scans(check.n_samples, self.val_fraction.value()) if self.task_key != "pretrain" \
+                else check.n_samples
+            if check.ok and 0 < n_train < self.batch_size.value():
+                # a small lab set (a few corrected scans) cannot fill the default batch: say so and fit it
+                text += (f"\nBatch size lowered from {self.batch_size.value()} to {n_train}: the dataset has "
+                         f"{n_train} training scan(s).")
+                self.batch_size.setValue(n_train)
+            self.report.setPlainText(text)
             self.report.setStyleSheet("" if check.ok else "color: #ffb3a7;")
         self.update_estimate()
 
@@ -312,11 +435,11 @@ class SetupForm(QWidget):
             self.estimate.setText("- (choose a dataset)")
             return
         else:
-            n_train = max(1, round(check.n_samples * (1.0 - self.val_fraction.value())))
+            n_train = max(1, training_scans(check.n_samples, self.val_fraction.value()))
         if self._estimate_source is None:
             self.estimate.setText("-")
             return
         seconds, source = self._estimate_source(self.spec(), n_train, self.batch_size.value())
         what = "per step" if pretrain else f"for {n_train} training scans"
         self.estimate.setText(f"about {format_duration(seconds)} {what} ({source})" if seconds is not None
-                              else f"unknown yet: {source}")
+                              else f"not known yet: {source}")

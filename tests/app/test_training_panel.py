@@ -13,6 +13,7 @@ import pytest
 from app_helpers import open_and_wait
 from training_helpers import STEP_TIMEOUT_MS, fill_form, kill_leftover_jobs, launch
 
+from app.state.job_progress import format_duration
 from volta_core.data.synthetic import write_synthetic_bids
 
 pytestmark = pytest.mark.gui
@@ -60,7 +61,7 @@ def test_launch_stop_resume_then_register_and_predict(qtbot, window, training_di
     fill_form(panel, seg_dataset, epochs=3)
     qtbot.waitUntil(lambda: "ready to train" in panel.form.report.toPlainText(), timeout=60_000)
     assert "4 scans, 4 subjects" in panel.form.report.toPlainText()
-    assert "3 training scans (rough guess" in panel.form.estimate.text()
+    assert "not known yet: measured once a run with this setup" in panel.form.estimate.text()
     job = launch(qtbot, panel)
     assert job.run_dir.parent == runs and panel.view.job is job
 
@@ -84,8 +85,11 @@ def test_launch_stop_resume_then_register_and_predict(qtbot, window, training_di
     assert after[0] == stopped_at + 1 and after[-1] == job.progress.total_steps
     assert panel.view.curves.point_count() == job.progress.total_steps
     assert panel.view.curves.series_names()[1]  # validation metrics were plotted
-    panel.form.update_estimate()  # the next estimate uses this run's measured step time
+    panel.form.update_estimate()  # the next estimate uses this run's measured epoch time
     assert f"measured on {job.name}" in panel.form.estimate.text()
+    seconds, how = job.progress.epoch_seconds()  # from the epoch events, not "0 s"
+    assert how == "measured" and seconds > 0
+    assert panel.view.stats["Time per epoch"].text() == format_duration(seconds)
 
     # the finished model is in the registry and the model selector
     qtbot.waitUntil(lambda: bool(job.info.get("model")), timeout=10_000)
@@ -297,7 +301,8 @@ def test_pretraining_job_becomes_a_starting_model(qtbot, plain_window, training_
     panel = plain_window.training.show_panel()
     form = panel.form
     form.set_task("pretrain")
-    assert not form.init.isEnabled() and form.epochs_label.text() == "Steps:"
+    assert form.epochs_label.text() == "Steps:"
+    form.init.setCurrentIndex(0)  # from random weights (the bundled model is the default start)
     form.epochs.setValue(4)
     form.batch_size.setValue(2)
     form.device.setCurrentIndex(form.device.findData("cpu"))
@@ -327,6 +332,7 @@ def test_a_collapsed_teacher_is_shown_as_a_warning(qtbot, plain_window, training
     panel = plain_window.training.show_panel()
     form = panel.form
     form.set_task("pretrain")
+    form.init.setCurrentIndex(0)
     form.epochs.setValue(4)
     form.batch_size.setValue(2)
     form.device.setCurrentIndex(form.device.findData("cpu"))

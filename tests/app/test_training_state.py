@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.state.job_config import JobConfigError, resolve, set_values
@@ -101,6 +102,47 @@ def test_progress_folds_losses_metrics_and_a_resume() -> None:
     assert p.step == 6 and p.terminal is not None
     assert format_duration(3725) == "1 h 02 min" and format_duration(65) == "1 min 05 s"
     assert format_duration(None) == "-"
+
+
+def test_eta_and_epoch_time_come_from_the_measured_steps() -> None:
+    """The first epoch of a cached dataset waits for every scan to be prepared (10 s steps, 9.5 s of
+    it waiting); later epochs take 0.5 s steps. The engine's moving average said 10 s x 39 steps;
+    the measured figures say what is left: 39 steps of computing, 3 scans still to prepare."""
+    p = JobProgress()
+    config = {"epochs": 10, "val_fraction": 0.2, "data": {"cache": True}}
+    p.feed({"event": "started", "step": 0, "total_steps": 40, "steps_per_epoch": 4, "n_train": 4, "n_val": 1,
+            "config": config, "time": 0.0})
+    assert p.eta_seconds() is None and p.epoch_seconds() == (None, "projected")
+    t = 0.0
+    for step in range(1, 5):
+        t += 10.0
+        p.feed({"event": "step", "step": step, "epoch": 0, "loss": 1.0, "step_s": 10.0, "data_wait_frac": 0.95,
+                "eta_s": 390.0, "time": t})
+        if step == 1:
+            assert p.eta_seconds() == pytest.approx(39 * 0.5 + 3 * 9.5)
+            assert p.epoch_seconds() == (pytest.approx(40.0), "projected")
+    p.feed({"event": "epoch", "step": 4, "epoch": 0, "loss": 1.0, "time": 40.0})
+    p.feed({"event": "eval", "step": 4, "epoch": 0, "split": "val", "dice": 0.1, "time": 41.0})
+    assert p.epoch_seconds() == (pytest.approx(40.0), "measured")
+    t = 41.0
+    for step in range(5, 9):
+        t += 0.5
+        p.feed({"event": "step", "step": step, "epoch": 1, "loss": 1.0, "step_s": 0.5, "data_wait_frac": 0.0,
+                "time": t})
+    p.feed({"event": "epoch", "step": 8, "epoch": 1, "loss": 1.0, "time": 43.0})
+    assert p.epoch_seconds() == (pytest.approx(3.0), "measured")  # cached epoch + the evaluation before it
+    assert p.eta_seconds() == pytest.approx(32 * 0.5 + 8 * 1.0)  # 32 steps, 8 evaluations of 1 s
+    assert format_duration(0.4) == "0.4 s" and format_duration(3.0) == "3.0 s"  # never "0 s"
+
+
+def test_estimate_prefers_a_measured_epoch(tmp_path: Path) -> None:
+    job = _job(tmp_path)
+    job.progress.feed({"event": "started", "step": 0, "total_steps": 4, "n_train": 8, "time": 0.0,
+                       "config": {"batch_size": 2}})
+    job.progress.feed({"event": "step", "step": 1, "step_s": 9.0, "time": 9.0})
+    job.progress.feed({"event": "epoch", "step": 1, "epoch": 0, "time": 16.0})
+    seconds, source = estimate_epoch_seconds([job], n_train=4, batch_size=2, same_setup=lambda j: True)
+    assert seconds == pytest.approx(8.0) and job.name in source
 
 
 def _job(tmp_path: Path, **spec) -> TrainingJob:
@@ -246,3 +288,40 @@ def test_training_state_imports_neither_qt_nor_torch() -> None:
             "bad = [m for m in ('torch', 'PyQt6', 'vtk') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_prediction_without_a_segmentation_head_shows_no_volume() -> None:
+    """A sex model's empty mask is not '0.000 mL': the rows say that nothing was measured."""
+    from app.state.results import result_rows
+    from app.state.segmentation import Segmentation
+    from volta_core.infer.prediction import ClassResult, ModelInfo, Prediction, QualityReport
+
+    from app.state.display_grid import display_index
+    from volta_core.io import Volume, canonical_ras
+
+    shape, affine = (8, 8, 8), np.eye(4)
+    display = canonical_ras(Volume(np.zeros(shape, np.float32), affine))
+    seg = Segmentation("sex model", np.zeros(shape, np.uint8), affine,
+                       display_index(Volume(np.zeros(shape, np.uint8), affine), display.affine, display.shape))
+    seg.prediction = Prediction(
+        labels=np.zeros(shape, np.uint8), probabilities=np.zeros((3, *shape), np.float16), affine=affine,
+        volumes_ml={"left": 0.0, "right": 0.0, "total": 0.0}, icv_ml=1400.0, relative_volumes=None,
+        asymmetry_index=None, classification={"sex": ClassResult("sex", True, 0.7, "M")},
+        quality=QualityReport(0.8, True, 0.9, None, ()), model=ModelInfo("sex", "now", "v1", "/b"),
+        device="CPU", segmented=False)
+    measures = dict(result_rows(seg).measures)
+    assert measures["Hippocampus volumes"] == "not measured: this model has no trained segmentation head"
+    assert not any("mL" in text and "hippocampus" in key.lower() for key, text in measures.items())
+
+
+def test_training_scans_follow_the_engines_split() -> None:
+    """A lab set of a few corrected scans holds one out (from two scans on); the form sizes its batch
+    and estimate with the same count the engine trains on."""
+    from app.state.jobs import training_scans
+    from volta_core.data.records import SampleRecord
+    from volta_core.train.finetune import split_records
+
+    for n, fraction in ((1, 0.2), (2, 0.2), (3, 0.2), (4, 0.25), (10, 0.2), (7, 0.0)):
+        records = [SampleRecord(subject=f"sub-{i}", image=Path(f"{i}.nii")) for i in range(n)]
+        train, _ = split_records(records, "seg", fraction, seed=0)
+        assert training_scans(n, fraction) == len(train), (n, fraction)

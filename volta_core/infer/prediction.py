@@ -88,6 +88,8 @@ class Prediction:
         device: device the model ran on (human-readable).
         timings: seconds per stage.
         scan: display name of the scan.
+        segmented: False when the model has no trained segmentation head: ``labels`` are empty and
+            ``volumes_ml`` are zeros that measure nothing (the app shows no volume then).
     """
 
     labels: np.ndarray
@@ -103,6 +105,7 @@ class Prediction:
     device: str
     timings: dict[str, float] = field(default_factory=dict)
     scan: str = ""
+    segmented: bool = True  # False: the model has no trained segmentation head (labels empty, no volumes)
     label_names: dict[int, str] = field(default_factory=lambda: dict(LABEL_NAMES))
     hoc: dict[str, float] | None = None
 

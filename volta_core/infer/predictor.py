@@ -94,8 +94,11 @@ class Predictor:
         self.ood_stats = ood_stats
         self.spec = input_spec_from_card(card)
         self.kind = card.architecture.get("model", "encoder")
-        if self.kind not in ("segmenter", "classifier"):
+        if self.kind not in ("segmenter", "classifier", "multitask"):
             raise BundleError(f"bundle {bundle} holds a bare encoder: fine-tune it before predicting")
+        #: volumes are only measured by a decoder the card says is trained (``Prediction.segmented``)
+        self.segments = getattr(model, "decoder", None) is not None and bool(
+            card.heads.get("segmentation", {}).get("trained", False))
         self.template = template if template is not None or self.spec.space != "template" else load_template()
 
     @classmethod
@@ -181,18 +184,24 @@ class Predictor:
             return torch.autocast("cuda", dtype=torch.float16)
         return torch.autocast("cpu", enabled=False)
 
-    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
-        """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, class probs (B, K) | None, features (B, F))."""
-        encoder = self.model.encoder
-        if self.kind == "segmenter":
-            feats = encoder(x, return_layers=self.model.decoder.tap_layers)
-            logits = self.model.decoder(x, feats)
-            return torch.softmax(logits.float(), dim=1), None, pooled_features(feats.cls_token, feats.patch_tokens)
-        feats = encoder(x, return_layers=())
-        logits = self.model.head(feats.cls_token, feats.patch_tokens)
-        return None, torch.softmax(logits.float(), dim=1), pooled_features(feats.cls_token, feats.patch_tokens)
+    def _class_heads(self) -> dict[str, torch.nn.Module]:
+        """Classification head name -> module (a classifier's one head is named by its card)."""
+        if self.kind == "multitask":
+            return dict(self.model.heads.items())
+        task = self._head_task()
+        return {task: self.model.head} if self.kind == "classifier" and task else {}
 
-    def _run_network(self, data: np.ndarray, tta: bool) -> tuple[np.ndarray | None, np.ndarray | None, torch.Tensor]:
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor]:
+        """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, head -> class probs (B, K), features (B, F))."""
+        encoder = self.model.encoder
+        decoder = getattr(self.model, "decoder", None)
+        feats = encoder(x, return_layers=decoder.tap_layers if decoder is not None else ())
+        seg = torch.softmax(decoder(x, feats).float(), dim=1) if decoder is not None else None
+        cls = {name: torch.softmax(head(feats.cls_token, feats.patch_tokens).float(), dim=1)
+               for name, head in self._class_heads().items()}
+        return seg, cls, pooled_features(feats.cls_token, feats.patch_tokens)
+
+    def _run_network(self, data: np.ndarray, tta: bool) -> tuple[np.ndarray | None, dict[str, np.ndarray], torch.Tensor]:
         x = torch.from_numpy(np.ascontiguousarray(data))[None, None].to(self.device)  # (1, 1, X, Y, Z)
         try:
             with torch.inference_mode(), self._autocast():
@@ -204,14 +213,13 @@ class Predictor:
                         swap = [0] + [c + 1 if c % 2 else c - 1 for c in range(1, seg_f.shape[1])]
                         seg_f = torch.flip(seg_f, dims=(2,))[:, swap]  # mirrored left is right
                         seg = (seg + seg_f) / 2
-                    if cls is not None and cls_f is not None:
-                        cls = (cls + cls_f) / 2
+                    cls = {name: (probs + cls_f[name]) / 2 for name, probs in cls.items()}
         except RuntimeError as exc:  # out of memory and friends
             message = str(exc).splitlines()[0]
             hint = " Try device=cpu." if self.device.type != "cpu" else " Close other programs and try again."
             raise PredictionError(f"the model failed on {self.device_name}: {message}.{hint}") from exc
         seg_np = seg[0].float().cpu().numpy() if seg is not None else None
-        cls_np = cls[0].float().cpu().numpy() if cls is not None else None
+        cls_np = {name: probs[0].float().cpu().numpy() for name, probs in cls.items()}
         return seg_np, cls_np, features.float().cpu()
 
     def _to_native(self, prep: Preprocessed, probs: np.ndarray | None, volume: Volume) -> tuple[np.ndarray, np.ndarray]:
@@ -239,9 +247,9 @@ class Predictor:
         return labels, out
 
     def _measure(self, volume: Volume, prep: Preprocessed, labels: np.ndarray, probabilities: np.ndarray,
-                 class_probs: np.ndarray | None, features: torch.Tensor, timings: dict[str, float],
+                 class_probs: dict[str, np.ndarray], features: torch.Tensor, timings: dict[str, float],
                  name: str) -> Prediction:
-        n_classes = int(probabilities.shape[0]) if self.kind == "segmenter" else 3
+        n_classes = int(probabilities.shape[0]) if getattr(self.model, "decoder", None) is not None else 3
         volumes = label_volumes_ml(labels, volume.affine, n_classes)
         registration = prep.record.registration
         icv = None
@@ -260,11 +268,14 @@ class Predictor:
             registration_converged=None if registration is None else registration.converged,
             template_correlation=correlation,
             ood_score=ood,
-            total_ml=volumes["total"] if self.kind == "segmenter" else -1.0,
+            total_ml=volumes["total"] if getattr(self.model, "decoder", None) is not None else None,
             head_like=looks_like_head(volume) if registration is not None and registration.quality < NOT_A_HEAD else True,
         )
-        if self.kind == "segmenter" and not self.card.heads.get("segmentation", {}).get("trained", False):
+        seg_head = self.card.heads.get("segmentation", {})
+        if getattr(self.model, "decoder", None) is not None and not seg_head.get("trained", False):
             warnings.append("the segmentation head of this model is not trained")
+        if self.segments and seg_head.get("note"):
+            warnings.append(f"segmentation head {seg_head['note']}")
         return Prediction(
             labels=labels,
             probabilities=probabilities,
@@ -285,17 +296,18 @@ class Predictor:
             device=self.device_name,
             timings=timings,
             scan=name or (volume.source.name if volume.source else ""),
+            segmented=self.segments,
             label_names=label_names_for(n_classes),
-            hoc=hippocampal_occupancy(volumes) if self.kind == "segmenter" else None,
+            hoc=hippocampal_occupancy(volumes) if self.segments else None,
         )
 
-    def _classification(self, class_probs: np.ndarray | None) -> dict[str, ClassResult]:
+    def _classification(self, class_probs: dict[str, np.ndarray]) -> dict[str, ClassResult]:
         results = {}
         for head in ("sex", "ad"):
             info = self.card.heads.get(head, {})
             note = str(info.get("note", ""))
-            trained = bool(info.get("trained", False)) and class_probs is not None and self._head_task() == head
-            probability = float(class_probs[1]) if trained and class_probs is not None else None
+            trained = bool(info.get("trained", False)) and head in class_probs
+            probability = float(class_probs[head][1]) if trained else None
             results[head] = ClassResult(head, trained, probability, POSITIVE_LABEL[head], note)
         return results
 

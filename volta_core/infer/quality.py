@@ -76,7 +76,7 @@ def quality_warnings(
     registration_converged: bool | None,
     template_correlation: float | None,
     ood_score: float | None,
-    total_ml: float,
+    total_ml: float | None,
     head_like: bool = True,
 ) -> list[str]:
     """Plain-language warnings from the measured quality figures.
@@ -100,7 +100,9 @@ def quality_warnings(
     if ood_score is not None and ood_score > OOD_LIMIT:
         warnings.append(f"unlike the training data (out-of-distribution score {ood_score:.2f} > {OOD_LIMIT:.0f}); "
                         "treat the results with caution")
-    if total_ml == 0:
+    if total_ml is None:  # a model without a trained segmentation head measures no volume
+        pass
+    elif total_ml == 0:
         warnings.append("no hippocampus found")
     elif total_ml < 1.0 or total_ml > 15.0:
         warnings.append(f"implausible hippocampus volume ({total_ml:.1f} mL in total); check the mask")

@@ -42,6 +42,9 @@ MAX_PARAMETERS = 1_000_000_000
 MAX_TOKENS = 262_144
 MAX_INPUT_VOXELS = 512**3
 MAX_CLASSES = 1000
+#: ``multitask``: one encoder, a segmentation decoder and/or named classification heads (a fine-tune
+#: that kept its starting model's other trained heads; architecture ``decoder`` and ``heads``).
+MODEL_KINDS = ("segmenter", "classifier", "multitask", "encoder")
 
 
 class BundleError(ValueError):
@@ -112,9 +115,9 @@ class ModelCard:
         arch = _expect(data, "architecture", dict)
         if not isinstance(arch.get("encoder"), str):
             raise BundleError("model card architecture.encoder must be an encoder preset name")
-        if arch.get("model", "encoder") not in ("segmenter", "classifier", "encoder"):
+        if arch.get("model", "encoder") not in MODEL_KINDS:
             raise BundleError(f"model card architecture.model {arch.get('model')!r} must be segmenter, "
-                              "classifier or encoder")
+                              "classifier, multitask or encoder")
         if not isinstance(arch.get("overrides", {}), dict):
             raise BundleError("model card architecture.overrides must be an object")
         inp = _expect(data, "input", dict)
@@ -325,7 +328,8 @@ def load_bundle(path: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
                           "the model is broken (its training diverged or the file was altered); retrain it or "
                           "use another bundle")
     model = card.architecture.get("model", "encoder")
-    needed = {"segmenter": "decoder.", "classifier": "head."}.get(model)
+    needed = {"segmenter": "decoder.", "classifier": "head.", "multitask": "decoder." if
+              card.architecture.get("decoder") else "heads."}.get(model)
     if needed and not any(k.startswith(needed) for k in state):
         raise BundleError(f"card says {model} but {weights} holds no '{needed}*' weights")
     return card, state
@@ -352,6 +356,17 @@ def build_model(card: ModelCard) -> torch.nn.Module:
                                      int(arch.get("num_classes", 3)), int(dec.get("feature_size", 16)),
                                      tuple(dec.get("tap_layers", encoder.out_indices)))
             return VoltaSegmenter(encoder, decoder)
+        if kind == "multitask":
+            from volta_core.model.networks import VoltaMultiTask
+
+            dec = arch.get("decoder")
+            decoder = None if not dec else UNETRDecoder3D(
+                encoder.embed_dim, encoder.patch_size, encoder.in_chans, int(dec.get("num_classes", 3)),
+                int(dec.get("feature_size", 16)), tuple(dec.get("tap_layers", encoder.out_indices)))
+            heads = {name: ClassificationHead(encoder.embed_dim, int(h.get("num_classes", 2)),
+                                              bool(h.get("use_patch_mean", True)), h.get("hidden_dim"))
+                     for name, h in (arch.get("heads") or {}).items()}
+            return VoltaMultiTask(encoder, decoder, heads)
         if kind == "classifier":
             head = arch.get("head", {})
             return VoltaClassifier(encoder, ClassificationHead(

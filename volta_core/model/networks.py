@@ -10,7 +10,7 @@ from volta_core.model.heads.classifier import ClassificationHead
 from volta_core.model.heads.seg_decoder import UNETRDecoder3D
 from volta_core.model.vit3d import VisionTransformer3D, build_encoder
 
-__all__ = ["VoltaSegmenter", "VoltaClassifier", "build_segmenter", "build_classifier"]
+__all__ = ["VoltaSegmenter", "VoltaClassifier", "VoltaMultiTask", "build_segmenter", "build_classifier"]
 
 
 class VoltaSegmenter(nn.Module):
@@ -75,6 +75,50 @@ class VoltaClassifier(nn.Module):
         """
         feats = self.encoder(x, return_layers=())
         return {"logits": self.head(feats.cls_token, feats.patch_tokens)}
+
+
+class VoltaMultiTask(nn.Module):
+    """One encoder with a segmentation decoder and/or named classification heads (``sex``, ``ad``).
+
+    What a fine-tune writes when it keeps the starting model's other trained heads: one encoder
+    pass feeds every head. State keys: ``encoder.*``, ``decoder.*``, ``heads.<name>.*``.
+
+    Args:
+        encoder: The 3D ViT.
+        decoder: A :class:`UNETRDecoder3D` or ``None``.
+        heads: head name -> :class:`ClassificationHead`.
+    """
+
+    def __init__(self, encoder: VisionTransformer3D, decoder: UNETRDecoder3D | None,
+                 heads: dict[str, ClassificationHead]) -> None:
+        super().__init__()
+        if decoder is None and not heads:
+            raise ValueError("a multi-task model needs a decoder or at least one classification head.")
+        if decoder is not None:
+            VoltaSegmenter(encoder, decoder)  # the same checks
+        for name, head in heads.items():
+            if head.embed_dim != encoder.embed_dim:
+                raise ValueError(f"head {name}: embed_dim {head.embed_dim} != encoder embed_dim {encoder.embed_dim}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Run every head on one encoding.
+
+        Args:
+            x: ``(B, C, D, H, W)``.
+
+        Returns:
+            ``{"seg_logits": (B, K, D, H, W)}`` if there is a decoder, and ``{"<name>_logits": (B, 2)}``
+            per classification head.
+        """
+        taps = self.decoder.tap_layers if self.decoder is not None else ()
+        feats = self.encoder(x, return_layers=taps)
+        out = {f"{name}_logits": head(feats.cls_token, feats.patch_tokens) for name, head in self.heads.items()}
+        if self.decoder is not None:
+            out["seg_logits"] = self.decoder(x, feats)
+        return out
 
 
 def build_segmenter(

@@ -27,6 +27,7 @@ __all__ = [
     "ENCODER_PRESETS",
     "build_encoder",
     "default_out_indices",
+    "resize_pos_embed",
 ]
 
 
@@ -119,6 +120,42 @@ class Block(nn.Module):
         # x: (B, 1 + N, D)
         x = x + self.drop_path(self.attn(self.norm1(x)))
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def resize_pos_embed(pos_embed: Tensor, from_grid: Sequence[int], to_grid: Sequence[int]) -> Tensor:
+    """A positional embedding learned for one token grid, trilinearly resized to another.
+
+    The class-token position is kept as is; the patch positions are treated as a ``D``-channel
+    volume and resampled (as timm's ``resample_abs_pos_embed`` / DINOv2's
+    ``interpolate_pos_encoding`` do in 2D). Used at every forward pass for inputs of another
+    size, and once when pretrained weights initialise an encoder built for another grid.
+
+    Args:
+        pos_embed: ``(1, 1 + prod(from_grid), D)``.
+        from_grid: the token grid ``(gD, gH, gW)`` the embedding was learned for.
+        to_grid: the wanted token grid.
+
+    Returns:
+        ``(1, 1 + prod(to_grid), D)`` (``pos_embed`` itself when the grids are equal).
+
+    Raises:
+        ValueError: ``pos_embed`` does not hold ``1 + prod(from_grid)`` tokens.
+    """
+    from_grid = tuple(int(g) for g in from_grid)
+    to_grid = tuple(int(g) for g in to_grid)
+    if pos_embed.ndim != 3 or pos_embed.shape[1] != 1 + math.prod(from_grid):
+        raise ValueError(f"pos_embed {tuple(pos_embed.shape)} does not hold 1 + {math.prod(from_grid)} tokens "
+                         f"of the grid {from_grid}.")
+    if to_grid == from_grid:
+        return pos_embed
+    dim = pos_embed.shape[2]
+    # cls_pos: (1, 1, D); patch_pos: (1, D, g0, g1, g2) at the learned grid
+    cls_pos, patch_pos = pos_embed[:, :1], pos_embed[:, 1:]
+    patch_pos = patch_pos.reshape(1, *from_grid, dim).permute(0, 4, 1, 2, 3)
+    # patch_pos: (1, D, gD, gH, gW) at the requested grid
+    patch_pos = F.interpolate(patch_pos.float(), size=to_grid, mode="trilinear", align_corners=False)
+    patch_pos = patch_pos.to(pos_embed.dtype).flatten(2).transpose(1, 2)
+    return torch.cat([cls_pos, patch_pos], dim=1)
 
 
 class VisionTransformer3D(nn.Module):
@@ -248,16 +285,7 @@ class VisionTransformer3D(nn.Module):
         Returns:
             ``(1, 1 + gD*gH*gW, D)``.
         """
-        grid = tuple(int(g) for g in grid)
-        if grid == self.grid_size:
-            return self.pos_embed
-        # cls_pos: (1, 1, D); patch_pos: (1, D, g0, g1, g2) at the trained grid
-        cls_pos, patch_pos = self.pos_embed[:, :1], self.pos_embed[:, 1:]
-        patch_pos = patch_pos.reshape(1, *self.grid_size, self.embed_dim).permute(0, 4, 1, 2, 3)
-        # patch_pos: (1, D, gD, gH, gW) at the requested grid
-        patch_pos = F.interpolate(patch_pos.float(), size=grid, mode="trilinear", align_corners=False)
-        patch_pos = patch_pos.to(self.pos_embed.dtype).flatten(2).transpose(1, 2)
-        return torch.cat([cls_pos, patch_pos], dim=1)
+        return resize_pos_embed(self.pos_embed, self.grid_size, grid)
 
     def check_input(self, x: Tensor) -> tuple[int, int, int]:
         """Validate an input volume and return its token grid.

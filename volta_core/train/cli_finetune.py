@@ -16,7 +16,9 @@ from volta_core.train.cli_common import (
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune for hippocampus segmentation, sex or AD classification",
-                       description="Validate the dataset, fine-tune, and write a model bundle into RUN_DIR/bundle.")
+                       description="Validate the dataset, fine-tune, and write a model bundle into RUN_DIR/bundle. "
+                                   "With --init, the encoder preset, input grid, spacing, space and ROI come "
+                                   "from the starting model's card unless a key=value override sets them.")
     p.add_argument("--task", choices=("seg", "sex", "ad"), help="task (default: from the config, else seg)")
     p.add_argument("--data", help="BIDS folder or CSV manifest")
     p.add_argument("--init", help="pretrained model bundle or pretraining run folder")
@@ -31,7 +33,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: Path) -> int:
-    from volta_core.config import ConfigError, FinetuneConfig, load_config
+    from volta_core.config import (
+        ConfigError,
+        FinetuneConfig,
+        adopt_init_settings,
+        from_dict,
+        init_mismatch,
+        load_config,
+        to_dict,
+    )
     from volta_core.data.synth.sources import MissingSourceError
     from volta_core.train.checkpoint import CheckpointError, CheckpointWriteError
     from volta_core.train.device import DeviceError
@@ -47,6 +57,12 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         cfg.task = args.task or cfg.task
         cfg.data_path = args.data or cfg.data_path
         cfg.init = args.init or cfg.init
+        if cfg.init and not args.resume:  # a resume takes everything from its run folder and checkpoint
+            # the starting model's encoder and input settings, unless a key=value override says otherwise
+            cfg = from_dict(FinetuneConfig, adopt_init_settings(to_dict(cfg), cfg.init, args.overrides))
+            problem = init_mismatch(cfg, cfg.init)
+            if problem:
+                return error(f"cannot start from {cfg.init}: {problem}", 2)
         if cfg.task not in ("seg", "sex", "ad"):
             return error(f"task must be seg, sex or ad, got {cfg.task!r}", 2)
         if not cfg.data_path and not cfg.synth.subset:

@@ -13,6 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Pretrain with the VolTA objective. Progress: JSON lines on stdout "
                                    "(see volta_core/train/events.py). Stop: SIGTERM/Ctrl-C or a STOP file "
                                    "in the run folder; continue with --resume.")
+    p.add_argument("--init", help="continue from this model bundle's or pretraining run's encoder (its encoder "
+                                  "preset, input grid, spacing, space and ROI are adopted unless overridden)")
     add_run_arguments(p, "pretrain", config_example="configs/pretrain_tiny.yaml",
                       override_example="optim.lr=1e-4 steps=200")
     p.set_defaults(func=run)
@@ -24,22 +26,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: Path) -> int:
-    from volta_core.config import ConfigError, PretrainConfig, load_config
+    from volta_core.config import (
+        ConfigError,
+        PretrainConfig,
+        adopt_init_settings,
+        from_dict,
+        init_mismatch,
+        load_config,
+        to_dict,
+    )
     from volta_core.model.ssl import NonFiniteLossError
     from volta_core.data.synth.sources import MissingSourceError
     from volta_core.train.checkpoint import CheckpointError, CheckpointWriteError
     from volta_core.train.collapse import TeacherCollapsedError
     from volta_core.train.device import DeviceError
     from volta_core.train.pretrain import run_pretraining
+    from volta_core.train.task_models import InitError
 
     if args.resume and not args.out:
         return error("--resume needs --out RUN_DIR (the run to continue)", 2)
     try:
         cfg = load_config(PretrainConfig, config_source(args.config, out, args.resume), args.overrides)
+        cfg.init = args.init or cfg.init
+        if cfg.init and not args.resume:  # a resume takes everything from its run folder and checkpoint
+            cfg = from_dict(PretrainConfig, adopt_init_settings(to_dict(cfg), cfg.init, args.overrides))
+            problem = init_mismatch(cfg, cfg.init)
+            if problem:
+                return error(f"cannot start from {cfg.init}: {problem}", 2)
         run_pretraining(cfg, out, resume=args.resume)
     except CheckpointWriteError as exc:  # disk full: the job failed, the input was fine
         return error(str(exc), 1)
-    except (ConfigError, DeviceError, FileExistsError, CheckpointError, MissingSourceError, ValueError) as exc:
+    except (ConfigError, DeviceError, FileExistsError, CheckpointError, MissingSourceError, InitError,
+            ValueError) as exc:
         return error(str(exc), 2)
     except (NonFiniteLossError, TeacherCollapsedError) as exc:
         return error(str(exc), 1)

@@ -9,6 +9,7 @@ Losses: seg = cross-entropy + soft Dice (labels 1, 2); classification = class-we
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -50,7 +51,16 @@ from volta_core.train.provenance import dataset_kind, init_summary, records_fing
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
 from volta_core.train.stopping import StopRequest, StopRequested
-from volta_core.train.task_models import build_task_model, card_heads, init_encoder
+from volta_core.train.task_models import (
+    StartingHeads,
+    build_task_model,
+    card_heads,
+    init_encoder,
+    init_task_head,
+    kept_heads,
+    multitask_bundle,
+    starting_heads,
+)
 
 
 class DatasetInvalidError(ValueError):
@@ -86,9 +96,11 @@ def task_records(report: ValidationReport, task: str) -> list[SampleRecord]:
 
 def split_records(records: list[SampleRecord], task: str, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Subject-level train/validation split (fold 0 of a stratified k-fold, k = 1/val_fraction)."""
-    if val_fraction <= 0:
+    subjects = len({r.subject for r in records})
+    if val_fraction <= 0 or subjects < 2:
         return list(range(len(records))), []
-    k = max(2, int(round(1.0 / val_fraction)))
+    # a small lab set (a few corrected scans) holds out one subject rather than refusing to split
+    k = min(subjects, max(2, int(round(1.0 / val_fraction))))
     labels = None if task == "seg" else [r.sex if task == "sex" else r.diagnosis for r in records]
     fold = subject_kfold([r.subject for r in records], k, seed=seed, labels=labels)[0]
     return fold.train, fold.val
@@ -253,10 +265,18 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     model, arch = build_task_model(cfg)
     from_checkpoint = resume and run.checkpoint.exists()
     init: dict[str, Any] | str = "random"
+    # the starting model's other trained heads go into the final bundle; a resume whose --init
+    # folder is gone still finishes (every trained weight of its own task is in the checkpoint)
+    start = starting_heads(cfg.init) if cfg.init and (not from_checkpoint or Path(cfg.init).exists()) else None
     if cfg.init and not from_checkpoint:  # a resume takes every weight from the checkpoint
         n = init_encoder(model, cfg.init)
         init = init_summary(cfg.init)
         log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
+    head_from_start = 0
+    if start is not None and not (resume and run.checkpoint.exists()):
+        head_from_start = init_task_head(model, start, cfg.task)
+        if head_from_start:
+            log.info("%s head initialised from %s (%d tensors)", cfg.task, start.source, head_from_start)
     if cfg.mode == "linear":
         freeze_encoder(model)
     elif cfg.mode != "full":
@@ -280,11 +300,20 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
         init = state.get("extra", {}).get("init", "random" if not cfg.init else {"name": "unknown"})
         resumed = True
     ddp = D.wrap_ddp(model, device, info)
-    events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total, resumed=resumed,
+    events.emit("started", kind="finetune", task=cfg.task, step=step, total_steps=total,
+                steps_per_epoch=steps_per_epoch, resumed=resumed,
                 device=str(device), precision=precision.name, world_size=info.world_size,
                 n_train=n_train, n_val=n_val, config=to_dict(cfg))
     log.info("fine-tuning %s (%s, %s) on %s: %d train / %d val, %d steps", cfg.task, cfg.model.encoder, cfg.mode,
              device, n_train, n_val, total)
+    if head_from_start and eval_split == "val" and info.is_main:
+        # the starting model on the same held-out scans, so the new model's figures have a baseline
+        model.to(device)
+        start_metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing)
+        events.emit("eval", step=0, epoch=-1, split="val", model="start", **start_metrics)
+        write_json(run.root / START_METRICS, {"name": start.source if start else "", "split": "val",
+                                              "n": len(eval_ds), **start_metrics})
+        model.train()
     it = batches.iterate(step * accum)
     timer, losses, epoch_losses = Throughput(), [], []
     model.train()
@@ -339,7 +368,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     bundle = None
     if info.is_main:
         bundle = _write_bundle(cfg, run, model, arch, {**data.card_summary(), "init": init}, metrics, eval_split, total,
-                               len(eval_ds))
+                               len(eval_ds), start)
     events.emit("finished", step=step, path=bundle, **metrics)
     return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
 
@@ -353,23 +382,46 @@ def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Mo
     D.barrier(info)
 
 
+#: The starting model's metrics on the run's held-out split, measured before the first step.
+START_METRICS = "start_metrics.json"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _start_metrics(run: RunFolder) -> dict[str, Any]:
+    """``{"starting_model": {...}}`` when the run measured its starting model (else ``{}``)."""
+    try:
+        return {"starting_model": json.loads((run.root / START_METRICS).read_text(encoding="utf-8"))}
+    except (OSError, ValueError):
+        return {}
+
+
 def _write_bundle(cfg: FinetuneConfig, run: RunFolder, model: torch.nn.Module, arch: dict[str, Any],
                   summary: dict[str, Any], metrics: dict[str, float], eval_split: str, total: int,
-                  n_eval: int) -> Path:
+                  n_eval: int, start: StartingHeads | None = None) -> Path:
+    # One model, all heads: the starting model's other trained heads are kept (weights unchanged;
+    # see kept_heads for what the card says about them), the fine-tuned head is added or replaced.
+    kept = kept_heads(start, cfg.task, cfg.mode)
+    if kept and start is not None:
+        arch, state = multitask_bundle(model, arch, start, cfg.task, kept)
+    else:
+        state = {k: v for k, v in model.state_dict().items()}
     card = ModelCard(
         name=f"volta3d-{cfg.model.encoder}-{cfg.task}",
         architecture=arch,
         input=card_input(spacing=cfg.data.spacing, size=cfg.data.size, normalisation=cfg.data.normalisation,
                          space=cfg.data.space, roi=cfg.data.roi),
-        heads=card_heads(cfg.task, cfg.synth.structures),
+        heads=card_heads(cfg.task, kept, cfg.synth.structures,
+                         int((start.decoder or {}).get("num_classes", 3)) if start is not None else 3),
         training_data={**summary, "task": cfg.task, "mode": cfg.mode,
                        "epochs": cfg.epochs, "steps": total, "augmentation": cfg.augment},
-        metrics={**{k: float(v) for k, v in metrics.items()},
+        metrics={**{k: float(v) for k, v in metrics.items()}, **_start_metrics(run),
                  "protocol": f"measured on the {eval_split} split ({n_eval} samples) "
                              f"after the last epoch, in model space ({cfg.data.spacing} mm); "
                              + ("Dice/HD95 (mm)/relative volume error per side" if cfg.task == "seg"
                                 else "AUROC (rank-based), balanced accuracy, sensitivity, specificity at p>=0.5")},
         code_version=code_version(),
     )
-    state = {k: v for k, v in model.state_dict().items()}
     return save_bundle(run.bundle, state, card)

@@ -51,6 +51,7 @@ from volta_core.train.provenance import dataset_kind, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
 from volta_core.train.stopping import StopRequest, StopRequested
+from volta_core.train.task_models import load_pretrained_encoder
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
 DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_diversity", "teacher_patch_entropy", "mask_ratio")
@@ -141,6 +142,10 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     if resume and run.checkpoint.exists():
         step = int(restore_checkpoint(run.checkpoint, model, optimizer, scaler, device)["step"])
         resumed = True
+    elif cfg.init:  # continued pretraining: student and teacher both start from that encoder
+        n = load_pretrained_encoder(model.student_encoder, cfg.init)
+        model.teacher_encoder.load_state_dict(model.student_encoder.state_dict())
+        log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
     ddp = D.wrap_ddp(model, device, info)
     accum = cfg.optim.accumulation
     events.emit("started", kind="pretrain", step=step, total_steps=total, resumed=resumed, device=str(device),
