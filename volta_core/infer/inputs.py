@@ -111,8 +111,13 @@ def collect_inputs(paths: list[str | Path]) -> list[ScanInput]:
         except OSError:  # e.g. a path below a folder we may not search
             is_dir = False
         if is_dir:
-            if _is_bids(path):
-                found.extend(ScanInput(scan_name(p), p) for p in _bids_scans(path))
+            try:
+                bids = _bids_scans(path) if _is_bids(path) else None
+            except OSError as exc:
+                found.append(_unreadable(path, exc))
+                continue
+            if bids is not None:
+                found.extend(ScanInput(scan_name(p), p) for p in bids)
             else:
                 _scan_folder(path, found)
         else:
