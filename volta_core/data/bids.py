@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 
 from volta_core.data.labels import UnknownLabelError, normalise_diagnosis, normalise_sex
+from volta_core.data.manifest import ManifestError
 from volta_core.data.records import IndexedDataset, SampleRecord
 
 SEX_COLUMNS = ("sex", "gender", "ptgender")
@@ -21,10 +22,20 @@ def _nifti(path: Path) -> bool:
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
-    """Rows of a tab-separated file as dicts with lower-cased column names."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh, delimiter="\t")
-        return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    """Rows of a tab-separated file as dicts with lower-cased column names.
+
+    Raises:
+        ManifestError: the file cannot be read or is not UTF-8 text (the message names it).
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh, delimiter="\t")
+            return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"cannot read {path}: it is not UTF-8 text (byte {exc.start} is invalid); "
+                            "save it as UTF-8 and try again") from exc
+    except (OSError, csv.Error) as exc:
+        raise ManifestError(f"cannot read {path}: {exc}") from exc
 
 
 def _first_column(row: dict[str, str], names: tuple[str, ...]) -> str | None:
