@@ -104,7 +104,7 @@ def check_declared_bytes(path: Path, *, declared: int, available: int, ratio: fl
         return
     where = f" in '{what}'" if what else ""
     raise CorruptFileError(
-        f"The header of '{path.name}' declares {_size(declared)} of voxel data, but only {_size(available)}"
+        f"The header of '{path.name}' declares {_size(declared)} of voxel data, but only {_size(max(0, available))}"
         f"{' (compressed)' if ratio > 1 else ''} are stored{where}: the file is truncated or its header is wrong.",
         path=path)
 
