@@ -1,4 +1,5 @@
-"""Index a CSV (or tab-separated ``.tsv``) manifest with columns ``subject, image, mask, sex, diagnosis`` (+ optional ``session``).
+"""Index a CSV (or tab-separated ``.tsv``) manifest with columns ``subject, image, mask, sex,
+diagnosis`` (+ optional ``session``).
 
 Relative paths are resolved against the manifest's folder. ``mask``, ``sex`` and ``diagnosis``
 may be empty.

@@ -95,7 +95,8 @@ def _check_input_grid(card: ModelCard) -> None:
     lo_mm, hi_mm = MODEL_SPACING_RANGE
     if len(spacing) != 3 or not all(np.isfinite(v) and lo_mm <= v <= hi_mm for v in spacing):
         raise BundleError(f"the model card's input.spacing_mm {inp['spacing_mm']} is invalid: it needs three voxel "
-                          f"sizes between {lo_mm} and {hi_mm} mm. The bundle's model_card.json is damaged or was edited.")
+                          f"sizes between {lo_mm} and {hi_mm} mm. The bundle's model_card.json is damaged or was "
+                          "edited.")
     patch = card.architecture.get("overrides", {}).get("patch_size") if isinstance(card.architecture, dict) else None
     if isinstance(patch, int) and patch > 0 and any(int(v) % patch for v in size):
         raise BundleError(f"the model card's input.size {inp['size']} is not a multiple of the encoder's patch size "

@@ -106,7 +106,9 @@ class ScanRecord:
             record = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError:
             return None
-        if not isinstance(record.row, dict) or not isinstance(record.options, dict) or safe_stem(record.stem) != record.stem:
+        if not isinstance(record.row, dict) or not isinstance(record.options, dict):
+            return None
+        if safe_stem(record.stem) != record.stem:
             return None
         return record
 

@@ -33,7 +33,8 @@ def test_tsv_manifest_is_read_as_tab_separated(tmp_path: Path):
 
     save_nifti(tmp_path / "a.nii.gz", np.zeros((8, 8, 8), dtype=np.float32))
     manifest = tmp_path / "cohort.tsv"
-    manifest.write_text("subject\timage\tmask\tsex\tdiagnosis\nsub-a\ta.nii.gz\t\tM\tCN\nsub-b\tmissing.nii.gz\t\tF\tAD\n")
+    manifest.write_text("subject\timage\tmask\tsex\tdiagnosis\n"
+                        "sub-a\ta.nii.gz\t\tM\tCN\nsub-b\tmissing.nii.gz\t\tF\tAD\n")
     proc = _finetune(manifest, tmp_path / "run")
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "needs the columns" not in proc.stderr       # the old CSV parse saw one column "subject\timage..."
