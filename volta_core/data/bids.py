@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 
 from volta_core.data.labels import UnknownLabelError, normalise_diagnosis, normalise_sex
+from volta_core.data.manifest import ManifestError
 from volta_core.data.records import IndexedDataset, SampleRecord
 
 SEX_COLUMNS = ("sex", "gender", "ptgender")
@@ -24,7 +25,7 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
     """Rows of a tab-separated file as dicts with lower-cased column names.
 
     Raises:
-        ManifestError: the file is not UTF-8 text or cannot be read (the message names it).
+        ManifestError: the file cannot be read or is not UTF-8 text (the message names it).
     """
     from volta_core.data.manifest import ManifestError
 
@@ -33,7 +34,8 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
             reader = csv.DictReader(fh, delimiter="\t")
             return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
     except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+        raise ManifestError(f"cannot read {path}: it is not UTF-8 text (byte {exc.start} is invalid); "
+                            "save it as UTF-8 and try again") from exc
     except (OSError, csv.Error) as exc:
         raise ManifestError(f"cannot read {path}: {exc}") from exc
 

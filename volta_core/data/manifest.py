@@ -1,4 +1,5 @@
-"""Index a CSV manifest with columns ``subject, image, mask, sex, diagnosis`` (+ optional ``session``).
+"""Index a CSV (or tab-separated ``.tsv``) manifest with columns ``subject, image, mask, sex,
+diagnosis`` (+ optional ``session``).
 
 A ``.tsv`` manifest is read tab-separated, any other comma-separated. Relative paths are resolved against the manifest's folder. ``mask``, ``sex`` and ``diagnosis``
 may be empty.
@@ -20,18 +21,21 @@ class ManifestError(ValueError):
 
 
 def index_manifest(path: str | Path) -> IndexedDataset:
-    """Read a CSV manifest into sample records; label problems are collected, not raised.
+    """Read a CSV manifest (tab-separated when it ends in ``.tsv``) into sample records; label
+    problems are collected, not raised.
 
     Raises:
         ManifestError: the file cannot be read or lacks the ``subject``/``image`` columns.
     """
     path = Path(path)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-                    for row in csv.DictReader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")]
+                    for row in csv.DictReader(fh, delimiter=delimiter)]
     except UnicodeDecodeError as exc:
-        raise ManifestError(f"manifest {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+        raise ManifestError(f"cannot read manifest {path}: it is not UTF-8 text (byte {exc.start} is invalid); "
+                            "save it as UTF-8 and try again") from exc
     except (OSError, csv.Error) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
     if rows and any(c not in rows[0] for c in REQUIRED_COLUMNS):

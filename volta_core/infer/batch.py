@@ -1,32 +1,55 @@
-"""Predict on many scans: one row per scan in ``results.csv``, resumable, never stopped by one bad scan."""
+"""Predict on many scans: one record per scan, ``results.csv`` rebuilt from all of them.
+
+Resumable (a scan whose record says ok for the same model and options, with its outputs
+present, is not redone), never stopped by one bad scan, and safe with other processes writing
+into the same folder (see :mod:`volta_core.infer.results_store`).
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import os
+import contextlib
+import logging
 import sys
-import tempfile
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from volta_core.infer.export import CSV_COLUMNS, csv_row, failure_row, write_prediction
+from volta_core.infer.export import csv_row, failure_row, one_line, write_prediction
 from volta_core.infer.inputs import ScanInput
 from volta_core.infer.predictor import PredictionError, Predictor
-from volta_core.io import VolumeReadError, VolumeWriteError, load_volume
+from volta_core.infer.results_store import (
+    STATUS_FAILED,
+    STATUS_OK,
+    ResultsStore,
+    ScanRecord,
+    bundle_hash,
+)
+from volta_core.io import (
+    MultiVolumeError,
+    NonFiniteVoxelsError,
+    VolumeReadError,
+    VolumeWriteError,
+    load_volume,
+)
+from volta_core.io.atomic import remove_quietly
+from volta_core.io.checks import NAN_REPLACED
 
 RESULTS_FILE = "results.csv"
+_LIBRARY_LOGGERS = ("nibabel", "nibabel.global", "py.warnings")
 
 
 @dataclass
 class BatchSummary:
-    """What a batch did. ``rows`` are in input order."""
+    """What a batch did. ``rows`` are this run's scans in input order; ``csv`` holds every record's."""
 
     rows: list[dict[str, str]] = field(default_factory=list)
     skipped: int = 0
+    csv: Path | None = None
 
     @property
     def n_ok(self) -> int:
@@ -37,81 +60,159 @@ class BatchSummary:
         return sum(r["status"] == "failed" for r in self.rows)
 
 
-def read_results(path: Path) -> dict[str, dict[str, str]]:
-    """Rows of an existing ``results.csv`` by scan name (empty if there is none)."""
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as handle:
-        return {row["scan"]: row for row in csv.DictReader(handle) if row.get("scan")}
+@dataclass(frozen=True)
+class BatchOptions:
+    """Options that change the numbers; a record made with other ones is redone.
+
+    Attributes:
+        tta: also run on the mirrored scan and average.
+        volume_index: which volume of 4D scans to use (``None``: 4D scans fail with a hint).
+        nan_to_zero: replace NaN/inf voxels by 0 instead of failing.
+    """
+
+    tta: bool = False
+    volume_index: int | None = None
+    nan_to_zero: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tta": self.tta, "volume_index": self.volume_index, "nan_to_zero": self.nan_to_zero}
 
 
-def write_results(path: Path, rows: list[dict[str, str]]) -> None:
-    """Rewrite ``results.csv`` atomically (so an interrupted batch never leaves a torn file)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".tmp")
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VolumeWriteError(f"could not write {path}: {exc.strerror or exc}", path=path) from exc
+def _is_current(record: ScanRecord | None, out_dir: Path, model_hash: str, options: BatchOptions) -> bool:
+    """Whether ``record`` is what this run would produce: same model, same effective options, outputs present.
+
+    Records hold the options as they took effect: ``volume_index`` only for 4D scans and
+    ``nan_to_zero`` only when voxels were replaced, so ``--volume`` or ``--nan-to-zero`` do not
+    redo the scans they do not change.
+    """
+    if record is None or record.status != STATUS_OK or record.model_hash != model_hash:
+        return False
+    used = record.options
+    if (bool(used.get("tta")) != options.tta
+            or (used.get("volume_index") is not None and used.get("volume_index") != options.volume_index)
+            or (bool(used.get("nan_to_zero")) and not options.nan_to_zero)):
+        return False
+    return bool(record.outputs) and all((out_dir / name).is_file() for name in record.outputs)
 
 
-def _already_done(row: dict[str, str] | None, out_dir: Path, scan: ScanInput) -> bool:
-    return (row is not None and row.get("status") == "ok" and row.get("source") == str(scan.path)
-            and (out_dir / f"{scan.name}_hippocampus_mask.nii.gz").is_file()
-            and (out_dir / f"{scan.name}.json").is_file())
+@contextlib.contextmanager
+def captured_library_messages(notes: list[str]) -> Iterator[None]:
+    """Collect Python warnings and nibabel log records into ``notes`` instead of stderr."""
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(one_line(f"{record.name}: {record.getMessage()}"))
+
+    handler = _Collect(level=logging.WARNING)
+    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers = [handler]
+        lg.propagate = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for lg, (handlers, propagate) in zip(loggers, saved):
+                lg.handlers, lg.propagate = handlers, propagate
+            for w in caught:
+                notes.append(one_line(f"{w.category.__name__}: {w.message}"))
+
+
+def _hint_for_cli(exc: VolumeReadError) -> str:
+    """The error's message with a hint that names this command's options."""
+    if isinstance(exc, MultiVolumeError):
+        return (f"{exc.message} Pass --volume N to predict on one of them "
+                f"(0 to {exc.n_volumes - 1}).")
+    if isinstance(exc, NonFiniteVoxelsError):
+        return f"{exc.message} Pass --nan-to-zero to replace them with 0, or fix the file."
+    return str(exc)
 
 
 def run_batch(
     predictor: Predictor,
     scans: list[ScanInput],
-    out_dir: Path,
+    out_dir: Path | ResultsStore,
     *,
     tta: bool = False,
+    options: BatchOptions | None = None,
     show_progress: bool = True,
+    model_hash: str | None = None,
 ) -> BatchSummary:
-    """Predict on every scan, writing masks, JSON and ``results.csv`` as it goes.
+    """Predict on every scan, writing masks, JSON, a record per scan and ``results.csv``.
 
-    Scans already done (status ok, outputs present) are skipped, so re-running after an
-    interruption continues where it stopped. A scan that cannot be read or predicted is
-    recorded with its error and the batch goes on.
+    Args:
+        predictor: the loaded model.
+        scans: from :func:`volta_core.infer.inputs.collect_inputs`.
+        out_dir: the output folder (or a store already opened on it).
+        tta: shorthand for ``options.tta``.
+        options: what to do with 4D and non-finite scans, and test-time augmentation.
+        show_progress: a progress bar on stderr.
+        model_hash: the bundle's hash (computed from ``predictor.bundle`` when not given).
 
     Raises:
+        OutputFolderError: the output folder is a file or cannot be written.
         VolumeWriteError: the output folder cannot be written (nothing else would succeed).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = out_dir / RESULTS_FILE
-    previous = read_results(results_path)
+    options = options or BatchOptions(tta=tta)
+    store = out_dir if isinstance(out_dir, ResultsStore) else ResultsStore.open(out_dir)
+    out = store.out_dir
+    model_hash = model_hash or bundle_hash(predictor.bundle)
+    stems = store.claim([(s.key, s.name, str(s.path)) for s in scans])
     summary = BatchSummary()
-    rows: dict[str, dict[str, str]] = {}
     bar = tqdm(scans, desc="volta predict", unit="scan", file=sys.stderr, disable=not show_progress)
     for scan in bar:
-        bar.set_postfix_str(scan.name)
-        if _already_done(previous.get(scan.name), out_dir, scan):
-            rows[scan.name] = previous[scan.name]
+        stem = stems[scan.key]
+        bar.set_postfix_str(stem)
+        previous = store.get(stem)
+        if _is_current(previous, out, model_hash, options):
+            assert previous is not None
+            summary.rows.append(previous.csv_row())
             summary.skipped += 1
             continue
-        started = time.perf_counter()
+        record = _predict_one(predictor, scan, stem, out, options, model_hash)
+        if record.status != STATUS_OK and previous is not None:
+            for name in previous.outputs:  # the old outputs came from another model or options
+                remove_quietly(out / name)
+        store.put(record)
+        summary.rows.append(record.csv_row())
+        store.rebuild_csv()
+    summary.csv = store.rebuild_csv()
+    return summary
+
+
+def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, options: BatchOptions,
+                 model_hash: str) -> ScanRecord:
+    record = ScanRecord(key=scan.key, stem=stem, source=str(scan.path), model_hash=model_hash,
+                        model=predictor.card.name, options=options.as_dict())
+    started = time.perf_counter()
+    error: str | None = scan.problem
+    if error is None:
         try:
-            volume = load_volume(scan.path)
-            prediction = predictor.predict(volume, tta=tta, name=scan.name)
-            write_prediction(prediction, volume, out_dir, scan.name)
-            rows[scan.name] = csv_row(prediction, source=str(scan.path), seconds=time.perf_counter() - started)
+            with captured_library_messages(record.notes):
+                volume = load_volume(scan.path, volume_index=options.volume_index,
+                                     nonfinite="zero" if options.nan_to_zero else "error")
+                prediction = predictor.predict(volume, tta=options.tta, name=stem)
+                files = write_prediction(prediction, volume, out, stem)
+            record.options = {"tta": options.tta, "volume_index": volume.metadata.get("volume_index"),
+                              "nan_to_zero": options.nan_to_zero and any(
+                                  NAN_REPLACED in w for w in volume.metadata.get("warnings", []))}
+            record.row = csv_row(prediction, source=str(scan.path), seconds=time.perf_counter() - started)
+            record.outputs = [p.name for p in files.values()]
+            record.status = STATUS_OK
+            return record
         except VolumeWriteError:
             raise
-        except (VolumeReadError, PredictionError) as exc:
-            rows[scan.name] = failure_row(scan.name, str(exc), source=str(scan.path),
-                                          seconds=time.perf_counter() - started)
+        except VolumeReadError as exc:
+            error = _hint_for_cli(exc)
+        except PredictionError as exc:
+            error = str(exc)
+        except MemoryError:
+            error = f"not enough memory to process '{scan.path.name}'; close other programs or use a smaller scan"
         except Exception as exc:  # noqa: BLE001 - one bad scan must not stop a batch; the row says what happened
-            rows[scan.name] = failure_row(scan.name, f"unexpected error: {type(exc).__name__}: {exc}",
-                                          source=str(scan.path), seconds=time.perf_counter() - started)
-        write_results(results_path, [rows[s.name] for s in scans if s.name in rows])
-    summary.rows = [rows[s.name] for s in scans]
-    write_results(results_path, summary.rows)
-    return summary
+            error = f"unexpected error on '{scan.path.name}': {type(exc).__name__}: {exc}"
+    record.status = STATUS_FAILED
+    record.error = one_line(error)
+    record.row = failure_row(stem, error, source=str(scan.path), seconds=time.perf_counter() - started)
+    return record

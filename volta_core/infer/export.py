@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from volta_core.infer.prediction import Prediction
 from volta_core.io import VolumeWriteError, save_mask
+from volta_core.io.atomic import describe_os_error, write_text_atomically
 from volta_core.io.volume import Volume
 
 CSV_COLUMNS = (
@@ -45,7 +47,7 @@ def csv_row(prediction: Prediction, *, source: str = "", seconds: float | None =
         "p_ad": _fmt(cls["ad"].probability) if cls["ad"].trained else "not trained",
         "registration_quality": _fmt(prediction.quality.registration_quality, 3),
         "ood_score": _fmt(prediction.quality.ood_score, 3),
-        "qc_warnings": "; ".join(prediction.quality.warnings),
+        "qc_warnings": one_line("; ".join(prediction.quality.warnings), limit=2000),
         "model": prediction.model.name,
         "device": prediction.device,
         "seconds": _fmt(seconds if seconds is not None else sum(
@@ -56,22 +58,40 @@ def csv_row(prediction: Prediction, *, source: str = "", seconds: float | None =
 
 def failure_row(scan: str, error: str, *, source: str = "", seconds: float | None = None) -> dict[str, str]:
     row = {c: "" for c in CSV_COLUMNS}
-    row.update(scan=scan, status="failed", error=error, source=source, seconds=_fmt(seconds, 2))
+    row.update(scan=scan, status="failed", error=one_line(error), source=source, seconds=_fmt(seconds, 2))
     return row
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file + rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write JSON via a temporary file + rename, so a crash never leaves half a file.
+
+    Raises:
+        VolumeWriteError: the folder is not writable or the disk is full.
+    """
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise VolumeWriteError(f"could not write {path}: {exc.strerror or exc}", path=path) from exc
+        raise VolumeWriteError(f"could not create {path.parent}: {describe_os_error(exc)}", path=path) from exc
+    write_text_atomically(path, json.dumps(strict_json(data), indent=2, allow_nan=False))
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with numpy types as Python ones and NaN/inf as ``None`` (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return strict_json(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """``text`` as one line without control characters (CSV cells, terminal lines), at most ``limit`` long."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def write_prediction(prediction: Prediction, scan: Volume, out_dir: Path, stem: str) -> dict[str, Path]:

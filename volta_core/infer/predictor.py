@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from volta_core.infer.intensity import robust_intensities
 from volta_core.infer.ood import FeatureStats, load_feature_stats, pooled_features
 from volta_core.infer.prediction import (
     ClassResult,
@@ -60,6 +61,7 @@ def input_spec_from_card(card: ModelCard) -> ModelInputSpec:
         BundleError: the card asks for something this version cannot do.
     """
     inp = card.input
+    _check_input_grid(card)
     try:
         return ModelInputSpec(
             spacing=tuple(float(v) for v in inp["spacing_mm"]),  # type: ignore[arg-type]
@@ -71,6 +73,38 @@ def input_spec_from_card(card: ModelCard) -> ModelInputSpec:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"model card input specification is invalid: {exc}") from exc
+
+
+MODEL_SIZE_RANGE = (8, 1024)     # voxels per axis of the model grid
+MODEL_SPACING_RANGE = (0.1, 20.0)  # mm
+
+
+def _check_input_grid(card: ModelCard) -> None:
+    """Refuse a card whose model grid no scan could be prepared for (the card is at fault, not the scan).
+
+    Raises:
+        BundleError: ``input.size`` or ``input.spacing_mm`` is not three sensible numbers, or the
+            size is not a multiple of the encoder's patch size.
+    """
+    inp = card.input
+    try:
+        size = [float(v) for v in inp["size"]]
+        spacing = [float(v) for v in inp["spacing_mm"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"model card input specification is invalid: {exc}") from exc
+    lo, hi = MODEL_SIZE_RANGE
+    if len(size) != 3 or not all(v.is_integer() and lo <= v <= hi for v in size):
+        raise BundleError(f"the model card's input.size {inp['size']} is invalid: it needs three whole numbers of "
+                          f"voxels between {lo} and {hi}. The bundle's model_card.json is damaged or was edited.")
+    lo_mm, hi_mm = MODEL_SPACING_RANGE
+    if len(spacing) != 3 or not all(np.isfinite(v) and lo_mm <= v <= hi_mm for v in spacing):
+        raise BundleError(f"the model card's input.spacing_mm {inp['spacing_mm']} is invalid: it needs three voxel "
+                          f"sizes between {lo_mm} and {hi_mm} mm. The bundle's model_card.json is damaged or was "
+                          "edited.")
+    patch = card.architecture.get("overrides", {}).get("patch_size") if isinstance(card.architecture, dict) else None
+    if isinstance(patch, int) and patch > 0 and any(int(v) % patch for v in size):
+        raise BundleError(f"the model card's input.size {inp['size']} is not a multiple of the encoder's patch size "
+                          f"{patch}. The bundle's model_card.json is damaged or was edited.")
 
 
 class Predictor:
@@ -154,8 +188,9 @@ class Predictor:
 
         stage("preprocess", 0.0)
         started = time.perf_counter()
+        safe, intensity = robust_intensities(volume)
         try:
-            prep = preprocess(volume, self.spec, template=self.template)
+            prep = preprocess(safe, self.spec, template=self.template)
         except ValueError as exc:
             raise PredictionError(f"the scan could not be prepared for the model: {exc}") from exc
         timings["preprocess"] = time.perf_counter() - started
@@ -173,7 +208,9 @@ class Predictor:
 
         stage("measure", 0.85)
         started = time.perf_counter()
-        prediction = self._measure(volume, prep, labels, probabilities, class_probs, features, timings, name)
+        scan_warnings = [str(w) for w in volume.metadata.get("warnings", [])] + intensity.warnings
+        prediction = self._measure(volume, prep, labels, probabilities, class_probs, features, timings, name,
+                                   scan_warnings)
         timings["measure"] = time.perf_counter() - started
         stage("measure", 1.0)
         return prediction
@@ -248,7 +285,7 @@ class Predictor:
 
     def _measure(self, volume: Volume, prep: Preprocessed, labels: np.ndarray, probabilities: np.ndarray,
                  class_probs: dict[str, np.ndarray], features: torch.Tensor, timings: dict[str, float],
-                 name: str) -> Prediction:
+                 name: str, scan_warnings: list[str] | None = None) -> Prediction:
         n_classes = int(probabilities.shape[0]) if getattr(self.model, "decoder", None) is not None else 3
         volumes = label_volumes_ml(labels, volume.affine, n_classes)
         registration = prep.record.registration
@@ -262,7 +299,9 @@ class Predictor:
             correlation = signed_correlation(prep.data, template_image, brain)
         relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}
         ood = float(self.ood_stats.score(features)[0]) if self.ood_stats is not None else None
-        warnings = resolution_warnings(volume)
+        warnings = list(scan_warnings or []) + resolution_warnings(volume)
+        if registration is not None and not np.isfinite(registration.quality):
+            warnings.append("registration quality could not be computed; check the mask before using the volumes")
         warnings += quality_warnings(
             registration_quality=None if registration is None else registration.quality,
             registration_converged=None if registration is None else registration.converged,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from volta_core.io.errors import (
+    CorruptFileError,
     MultiVolumeError,
     NonFiniteVoxelsError,
     NotAVolumeError,
@@ -17,6 +18,8 @@ from volta_core.io.errors import (
 )
 
 DEFAULT_MAX_VOXELS = 1_000_000_000
+#: Part of the warning recorded when NaN/inf voxels were replaced (callers look for it).
+NAN_REPLACED = "NaN or infinite voxels were replaced by 0"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,42 @@ def select_volume(shape: tuple[int, ...], *, path: Path, volume_index: int | Non
     return VolumeSelection((spatial[0], spatial[1], spatial[2]), volume_index % n_volumes, n_volumes)
 
 
+#: deflate (gzip, zlib) expands at most about 1032-fold: more promised voxel bytes than this
+#: times the compressed size cannot be in the file.
+DEFLATE_MAX_RATIO = 1032
+
+
+def check_declared_bytes(path: Path, *, declared: int, available: int, ratio: float = 1.0,
+                         what: str = "") -> None:
+    """Refuse a header that promises more voxel bytes than the file can hold, before allocating.
+
+    Args:
+        path: the file (for the message).
+        declared: bytes of voxel data the header declares.
+        available: bytes on disk that can hold them (compressed bytes for a compressed file).
+        ratio: the most one stored byte can expand to (1 for raw data, 1032 for deflate).
+        what: which file holds the data, when it is not ``path`` (detached headers).
+
+    Raises:
+        CorruptFileError: the data cannot be in the file (truncated, or a header that lies).
+    """
+    if declared <= max(0, available) * ratio:
+        return
+    where = f" in '{what}'" if what else ""
+    raise CorruptFileError(
+        f"The header of '{path.name}' declares {_size(declared)} of voxel data, but only {_size(max(0, available))}"
+        f"{' (compressed)' if ratio > 1 else ''} are stored{where}: the file is truncated or its header is wrong.",
+        path=path)
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n_bytes < 1024 or unit == "TB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} TB"
+
+
 def compact_dtype(data: np.ndarray, *, path: Path) -> np.ndarray:
     """Native-endian voxels in the smallest faithful dtype of at most 32 bits (float32 at most).
 
@@ -125,7 +164,7 @@ def handle_nonfinite(data: np.ndarray, *, path: Path, policy: str,
     if not data.flags.writeable:
         data = data.copy()
     data[bad] = 0
-    warnings.append(f"{n_bad} NaN or infinite voxels were replaced by 0.")
+    warnings.append(f"{n_bad} {NAN_REPLACED}.")
     return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from volta_core.io.errors import CorruptFileError, FileAccessError, UnsupportedFormatError
@@ -73,6 +74,16 @@ def read_head(path: Path) -> bytes:
         raise FileAccessError(f"'{path}' cannot be read: {exc.strerror or exc}.", path=path) from exc
 
 
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
 def _foreign_kind(head: bytes) -> str | None:
     for signature, kind in _FOREIGN_SIGNATURES:
         if head.startswith(signature):
@@ -110,10 +121,21 @@ def detect_format(path: Path) -> str:
     if not os.path.lexists(path):
         raise FileAccessError(f"'{path}' does not exist.", path=path)
     suffix = suffix_of(path)
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise FileAccessError(f"'{path}' is a link to a file that does not exist.", path=path) from exc
+    except OSError as exc:
+        raise FileAccessError(f"'{path}' cannot be read: {exc.strerror or exc}.", path=path) from exc
+    if stat.S_ISDIR(mode):
         if suffix and suffix not in (".dcm", ".ima"):
             raise FileAccessError(f"'{path}' is a folder, not a {suffix} file.", path=path)
         return "dicom-folder"
+    if not stat.S_ISREG(mode):
+        # reading a FIFO blocks until a writer comes, a device never ends: only regular files are opened
+        raise UnsupportedFormatError(f"'{path}' is {_special_kind(mode)}, not a scan file.", path=path,
+                                     hint="Give the path of a scan file (NIfTI, MGZ, NRRD, MHA/MHD) or of a "
+                                          "DICOM series folder.")
     head = read_head(path)
     if not head:
         raise CorruptFileError(f"'{path.name}' is empty (0 bytes).", path=path)

@@ -7,13 +7,16 @@ x and y rows of the direction matrix and of the origin change sign. Nothing else
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
-from volta_core.io.checks import jsonable, select_volume
+from volta_core.io.checks import DEFLATE_MAX_RATIO, check_declared_bytes, jsonable, select_volume
 from volta_core.io.errors import CorruptFileError, VolumeReadError, VolumeTooLargeError
 from volta_core.io.volume import Volume
 
@@ -73,6 +76,7 @@ def read_itk(path: Path, *, volume_index: int | None, max_voxels: int,
         NotAVolumeError, MultiVolumeError, VolumeTooLargeError, UnsupportedFormatError: see
             :func:`volta_core.io.checks.select_volume`.
     """
+    stored = _stored_data_checked(path)  # before ITK opens anything: a FIFO data file would block it
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -90,6 +94,10 @@ def read_itk(path: Path, *, volume_index: int | None, max_voxels: int,
         raise VolumeTooLargeError(
             f"'{path.name}' holds {total_voxels:,} voxels in {selection.n_volumes} volumes, more than the limit of "
             f"{max_voxels:,} that can be read at once.", path=path, hint="Split the series into 3D files first.")
+    if stored is not None and stored[2] is not None:  # total_voxels counts components
+        data_file, available, ratio = stored
+        check_declared_bytes(path, declared=total_voxels * _component_bytes(reader), available=available,
+                             ratio=ratio, what=data_file.name if data_file != path else "")
     direction = np.asarray(reader.GetDirection(), dtype=np.float64).reshape(dimension, dimension)[:3, :3]
     spacing = np.asarray(reader.GetSpacing(), dtype=np.float64)[:3]
     origin = np.asarray(reader.GetOrigin(), dtype=np.float64)[:3]
@@ -116,6 +124,97 @@ def read_itk(path: Path, *, volume_index: int | None, max_voxels: int,
     if selection.volume_index is not None:
         metadata["volume_index"] = selection.volume_index
     return data, affine_from_itk(direction, spacing, origin), jsonable(metadata)
+
+
+_HEADER_BYTES = 65536
+# how much one stored byte can expand to, by NRRD encoding (None: no useful bound)
+_NRRD_RATIO: dict[str, float | None] = {"raw": 1.0, "gzip": DEFLATE_MAX_RATIO, "gz": DEFLATE_MAX_RATIO,
+                                        "ascii": 4.0, "text": 4.0, "txt": 4.0, "hex": 0.5,
+                                        "bzip2": None, "bz2": None}
+
+
+def _component_bytes(reader: sitk.ImageFileReader) -> int:
+    """Bytes of one voxel component (from ITK's pixel type name, e.g. "32-bit float")."""
+    name = sitk.GetPixelIDValueAsString(reader.GetPixelID())
+    match = re.search(r"(\d+)-bit", name)
+    return int(match.group(1)) // 8 if match else 8
+
+
+def _header_text(path: Path) -> tuple[str, int]:
+    """The text header of an NRRD/MetaImage file and where it ends (bytes)."""
+    with open(path, "rb") as handle:
+        head = handle.read(_HEADER_BYTES)
+    text = head.decode("latin-1")
+    return text, len(head)
+
+
+def _stored_data(path: Path) -> tuple[Path, int, float | None] | None:
+    """``(file holding the voxels, bytes of it that hold them, expansion ratio)``, or ``None``
+    when the header names several files (a LIST or a pattern): then no bound is checked."""
+    text, _ = _header_text(path)
+    is_nrrd = text.startswith("NRRD")
+    fields: dict[str, str] = {}
+    end = None
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        offset += len(line)
+        stripped = line.strip()
+        if is_nrrd:
+            if not stripped:  # a blank line ends an NRRD header; the data follow
+                end = offset
+                break
+            if stripped.startswith("#") or ":" not in stripped:
+                continue
+            key, value = stripped.split(":", 1)
+            fields[key.strip().lower().replace(" ", "")] = value.lstrip("=").strip()
+        else:
+            if "=" not in stripped:
+                continue
+            key, value = stripped.split("=", 1)
+            fields[key.strip().lower()] = value.strip()
+            if key.strip().lower() == "elementdatafile":  # the last MetaImage field; data follow
+                end = offset
+                break
+    if is_nrrd:
+        ratio = _NRRD_RATIO.get(fields.get("encoding", "raw").lower(), None)
+        detached = fields.get("datafile")
+    else:
+        compressed = fields.get("compresseddata", "false").lower() in ("true", "1", "yes")
+        ratio = DEFLATE_MAX_RATIO if compressed else 1.0
+        detached = fields.get("elementdatafile", "LOCAL")
+        detached = None if detached.upper() == "LOCAL" else detached
+    if detached is None:
+        size = path.stat().st_size
+        return path, size - (end if end is not None else min(size, _HEADER_BYTES)), ratio
+    if detached.upper().startswith("LIST") or "%" in detached or " " in detached.strip():
+        return None
+    data_file = Path(detached) if Path(detached).is_absolute() else path.parent / detached
+    return data_file, -1, ratio
+
+
+def _stored_data_checked(path: Path) -> tuple[Path, int, float | None] | None:
+    """:func:`_stored_data` with a detached data file checked: present and a regular file.
+
+    Raises:
+        CorruptFileError: the header cannot be read, or its data file is missing or not a regular file.
+    """
+    try:
+        stored = _stored_data(path)
+    except OSError as exc:
+        raise CorruptFileError(f"'{path.name}' cannot be read ({exc.strerror or exc}).", path=path) from exc
+    if stored is None or stored[1] >= 0:
+        return stored
+    data_file, _, ratio = stored
+    try:
+        st = os.stat(data_file)
+    except OSError as exc:
+        raise CorruptFileError(f"The data file '{data_file.name}' named in '{path.name}' cannot be read "
+                               f"({exc.strerror or exc}).", path=path,
+                               hint="Keep the header and its data file together in one folder.") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise CorruptFileError(f"The data file '{data_file}' named in '{path.name}' is not a regular file.",
+                               path=path, hint="Point the header at the file that holds the voxels.")
+    return data_file, st.st_size, ratio
 
 
 def _header_fields(reader: sitk.ImageFileReader) -> dict[str, str]:

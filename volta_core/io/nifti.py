@@ -11,7 +11,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from volta_core.io.checks import jsonable, select_volume
+from volta_core.io.checks import DEFLATE_MAX_RATIO, check_declared_bytes, jsonable, select_volume
 from volta_core.io.errors import CorruptFileError, VolumeReadError
 
 #: NIfTI header extension code used for our JSON payload (6 = "comment" in the NIfTI registry).
@@ -40,14 +40,19 @@ def read_nibabel(path: Path, *, volume_index: int | None, max_voxels: int,
             :func:`volta_core.io.checks.select_volume`.
     """
     image: nib.Nifti1Image | nib.MGHImage | None = None
+    file_bytes = path.stat().st_size
     if _is_gzip(path):
         # Only the header is decompressed first, so absurd dimensions are refused before any voxel.
         image_class, shape, declared_bytes = _gzip_header(path)
+        selection = select_volume(shape, path=path, volume_index=volume_index, max_voxels=max_voxels)
+        check_declared_bytes(path, declared=declared_bytes, available=file_bytes, ratio=DEFLATE_MAX_RATIO)
     else:
         image = _load_lazily(path)
         image_class, shape = type(image), tuple(image.shape)
-        declared_bytes = 0
-    selection = select_volume(shape, path=path, volume_index=volume_index, max_voxels=max_voxels)
+        selection = select_volume(shape, path=path, volume_index=volume_index, max_voxels=max_voxels)
+        declared_bytes = _declared_bytes(image)
+        check_declared_bytes(path, declared=declared_bytes,
+                             available=file_bytes - int(getattr(image.dataobj, "offset", 0) or 0))
     try:
         if image is None and declared_bytes <= _VERIFY_GZIP_MAX_BYTES:
             # One pass over the whole stream: zlib checks the CRC and length in the gzip trailer,
@@ -75,6 +80,11 @@ def read_nibabel(path: Path, *, volume_index: int | None, max_voxels: int,
     if selection.volume_index is not None:
         metadata["volume_index"] = selection.volume_index
     return data, affine, metadata
+
+
+def _declared_bytes(image: nib.Nifti1Image | nib.MGHImage) -> int:
+    n_voxels = float(np.prod(np.asarray(image.shape, dtype=np.float64)))
+    return int(min(n_voxels * image.header.get_data_dtype().itemsize, 2.0**62))
 
 
 def _load_lazily(path: Path) -> nib.Nifti1Image | nib.MGHImage:

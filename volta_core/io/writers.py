@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from volta_core.io.errors import VolumeWriteError
+from volta_core.io.atomic import write_atomically
 from volta_core.io.nifti import COMMENT_EXTENSION_CODE, LABELS_KEY
 from volta_core.io.volume import Volume
 
@@ -99,22 +97,4 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     suffix = next((s for s in _NIFTI_SUFFIXES if name.lower().endswith(s)), "")
     if not suffix:
         raise ValueError(f"'{name}': masks and volumes are written as NIfTI, use a .nii or .nii.gz name")
-    temporary = path.with_name(f".{name}.{uuid.uuid4().hex[:8]}.tmp{suffix}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except OSError as exc:
-        _remove_quietly(temporary)
-        reason = exc.strerror or str(exc)
-        raise VolumeWriteError(f"'{path}' could not be written: {reason}.", path=path) from exc
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
-    return path
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
+    return write_atomically(path, write, suffix=suffix)

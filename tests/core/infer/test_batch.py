@@ -15,7 +15,7 @@ import pytest
 
 from tests.core.infer.conftest import reoriented_copy, save_nifti
 from volta_core.cli import main as volta
-from volta_core.infer.export import CSV_COLUMNS
+from volta_core.infer.results_store import RESULTS_COLUMNS
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
@@ -43,7 +43,7 @@ def test_batch_rows_statuses_and_outputs(mixed_folder: Path, tmp_path: Path, tin
     assert code == 0  # some scans failed, not all
     rows = _rows(out)
     assert set(rows) == {"good_las", "good_lia", "corrupt", "slice2d"}
-    assert list(next(iter(rows.values())).keys()) == list(CSV_COLUMNS)
+    assert list(next(iter(rows.values())).keys()) == list(RESULTS_COLUMNS)  # a single-scan export's, then provenance
     assert rows["good_las"]["status"] == rows["good_lia"]["status"] == "ok"
     assert rows["corrupt"]["status"] == "failed"
     assert any(word in rows["corrupt"]["error"].lower() for word in ("damaged", "truncated", "corrupt"))
