@@ -163,6 +163,7 @@ class InferenceController(QObject):
             self.selector.setItemText(self.selector.count() - 1, "No model - open a bundle...")
         index = self.selector.findData(str(selected)) if selected else 0
         self.selector.setCurrentIndex(max(index, 0))
+        self._selected_index = self.selector.currentIndex()
         self._update_enabled()
 
     def selected_bundle(self) -> Path | None:
@@ -183,6 +184,7 @@ class InferenceController(QObject):
             self._opened.append(found[0])
         self.refresh_models()
         self.selector.setCurrentIndex(self.selector.findData(str(found[0].path)))
+        self._selected_index = self.selector.currentIndex()
         return True
 
     def open_bundle_dialog(self) -> None:
@@ -191,9 +193,15 @@ class InferenceController(QObject):
             self.add_bundle(Path(folder))
 
     def _on_selector_activated(self, index: int) -> None:
+        guard = getattr(self.window, "unsaved_edits", None)
+        if index != self._selected_index and guard is not None and not guard.confirm("switch the model"):
+            self.selector.setCurrentIndex(self._selected_index)
+            return
         if self.selector.itemData(index) is None:
             self.selector.setCurrentIndex(0)
+            self._selected_index = 0
             self.open_bundle_dialog()
+        self._selected_index = self.selector.currentIndex()
         self._update_enabled()
 
     def show_card(self) -> None:

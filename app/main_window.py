@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         from app.panels.layers_panel import LayersPanel
         from app.panels.results_panel import ResultsPanel
         from app.panels.voxel_status import VoxelStatus
+        from app.unsaved_edits import UnsavedEdits
 
         self.inference = InferenceController(self)
         self.results_panel = ResultsPanel(self.layers, self)
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         self.layers_panel.remove_requested.connect(self.inference.remove)
         self.edit_actions = EditActions(self)
         self.export_actions = ExportActions(self)
+        self.unsaved_edits = UnsavedEdits(self)
         self.voxel_status = VoxelStatus(self.image, self.cursor, self.layers, self.statusBar())
         self.statusBar().insertWidget(1, self.voxel_status)
         menu = self.window_actions.view_menu
@@ -188,7 +190,12 @@ class MainWindow(QMainWindow):
         self.open_path(path)
 
     def open_path(self, path: str | Path) -> None:
-        """Start loading ``path`` in a worker thread; the current scan stays until it succeeds."""
+        """Start loading ``path`` in a worker thread; the current scan stays until it succeeds.
+
+        Unsaved corrections of the open scan are offered for saving first (Cancel opens nothing).
+        """
+        if not self.unsaved_edits.confirm("open another scan"):
+            return
         self.start_load(LoadRequest(Path(path)))
 
     def start_load(self, request: LoadRequest) -> None:
@@ -278,7 +285,8 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(error)
 
     def close_scan(self) -> None:
-        self.image.set_layer(None)
+        if self.unsaved_edits.confirm("close the scan"):
+            self.image.set_layer(None)
 
     # view actions -----------------------------------------------------------------------------
     def apply_preset(self, preset: str) -> None:
@@ -356,7 +364,12 @@ class MainWindow(QMainWindow):
         if self._closed:
             super().closeEvent(event)
             return
+        if not self.unsaved_edits.confirm("quit"):
+            if event is not None:
+                event.ignore()
+            return
         self._closed = True
+        self.unsaved_edits.shutdown()
         self.training.shutdown()  # training jobs keep running: the next session re-attaches
         self.save_settings()
         self._current = None

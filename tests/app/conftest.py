@@ -24,6 +24,20 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def isolated_autosave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Autosaves go to the test's folder, and the blocking prompts about unsaved corrections answer
+    "discard" / "ask later" unless a test patches them itself (a window with painted edits is
+    closed at teardown, which would otherwise wait for a click)."""
+    from app import dialogs
+
+    folder = tmp_path / "autosave"
+    monkeypatch.setenv("VOLTA_AUTOSAVE_DIR", str(folder))
+    monkeypatch.setattr(dialogs, "ask_unsaved_edits", lambda *_a, **_k: dialogs.DISCARD)
+    monkeypatch.setattr(dialogs, "ask_restore_autosave", lambda *_a, **_k: dialogs.LATER)
+    return folder
+
+
 @pytest.fixture
 def head_path(tmp_path: Path) -> Path:
     """A small synthetic head (48x56x48, 4 mm, LIA storage) written as MGZ."""
