@@ -6,11 +6,13 @@ import numpy as np
 
 from volta_core.io.volume import Volume
 from volta_core.preprocess.pipeline import Preprocessed
+from volta_core.preprocess.register import QUALITY_WARNING_THRESHOLD
 from volta_core.preprocess.resample import resample_array
 from volta_core.preprocess.template import Template
 
-REGISTRATION_FAILED = 0.35  # NCC with the template below this: the alignment cannot be trusted
-NOT_A_HEAD = 0.15           # ... below this: the image does not resemble a brain at all
+# Registration quality below QUALITY_WARNING_THRESHOLD (volta_core.preprocess.register, the one
+# place it is set) is shown as doubtful; below NOT_A_HEAD the image does not resemble a brain at all.
+NOT_A_HEAD = 0.15
 THICK_SLICE_MM = 3.0
 TINY_VOXEL_MM = 0.3
 OOD_LIMIT = 1.0
@@ -56,9 +58,10 @@ def quality_warnings(
     warnings: list[str] = []
     if registration_quality is not None and registration_quality < NOT_A_HEAD:
         warnings.append("not a head: the image does not resemble a brain MRI; results are meaningless")
-    elif registration_quality is not None and registration_quality < REGISTRATION_FAILED:
-        warnings.append(f"registration failed: alignment to the template is poor (quality "
-                        f"{registration_quality:.2f}); check the mask before using the volumes")
+    elif registration_quality is not None and registration_quality < QUALITY_WARNING_THRESHOLD:
+        warnings.append(f"registration doubtful: alignment to the template is poor (quality "
+                        f"{registration_quality:.2f}, below {QUALITY_WARNING_THRESHOLD:.2f}); check the mask "
+                        "before using the volumes")
     elif registration_converged is False:
         warnings.append("registration did not fully converge; check the mask")
     if template_correlation is not None and template_correlation < 0:
