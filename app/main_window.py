@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         self._stack.addWidget(placeholder)
         self.setCentralWidget(self._stack)
         self.info_panel = InfoPanel(self.image, self)
+        # the right docks (results, layers) run to the bottom edge: a dock opened at the bottom (the
+        # training panel) takes space from the views, not from the results
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_panel)
         self._build_status_bar()
         self.window_actions = WindowActions(self)
@@ -143,6 +146,11 @@ class MainWindow(QMainWindow):
         self.clip_action = menu.addAction("3D &clipping plane at the cursor")
         self.clip_action.setCheckable(True)
         self.clip_action.toggled.connect(self._set_clipping)
+        self.fade_action = menu.addAction("&Fade the scan in 3D while surfaces are shown")
+        self.fade_action.setCheckable(True)
+        self.fade_action.setChecked(True)
+        self.fade_action.setToolTip("Make the head faint in the 3D view so the hippocampus surfaces inside it show")
+        self.fade_action.toggled.connect(self._set_fade)
         from app.training.features import TrainingFeatures
 
         self.training = TrainingFeatures(self)  # Training menu; the dock is built on first use
@@ -150,6 +158,10 @@ class MainWindow(QMainWindow):
     def _set_clipping(self, on: bool) -> None:
         if self.view_grid is not None:
             self.view_grid.volume_view.set_clipping(on)
+
+    def _set_fade(self, on: bool) -> None:
+        if self.view_grid is not None:
+            self.view_grid.volume_view.set_fade(on)
 
     def note(self, text: str) -> None:
         """A short-lived message in the status bar."""
@@ -163,6 +175,7 @@ class MainWindow(QMainWindow):
 
         self.view_grid = ViewGrid(self.image, self.cursor, self.display, self._stack, self.layers, self.editor)
         self.view_grid.volume_view.set_clipping(self.clip_action.isChecked())
+        self.view_grid.volume_view.set_fade(self.fade_action.isChecked())
         self._stack.addWidget(self.view_grid)
         self._stack.setCurrentWidget(self.view_grid)
 

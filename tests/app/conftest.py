@@ -99,3 +99,17 @@ def sample_window(qtbot, models_dir: Path, window):  # noqa: ANN001, ANN201
     window.inference.refresh_models()
     open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
     return window
+
+
+@pytest.fixture
+def shipped_window(qtbot, window, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    """The window with the sample scan open and the shipped model (a real adult-sized T1 and the real
+    model: a few seconds a run, no training) as the only model."""
+    from app_helpers import open_and_wait
+    from volta_core.io import sample_scan_path
+
+    monkeypatch.setenv("VOLTA_MODELS_DIR", str(tmp_path / "no-user-models"))
+    window.inference.refresh_models()
+    assert window.inference.selected_bundle().name == "volta3d-hippocampus"
+    open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
+    return window

