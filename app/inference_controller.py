@@ -192,20 +192,25 @@ class InferenceController(QObject):
         self._selected_index = self.selector.currentIndex()
         return True
 
+    def may_switch_model(self) -> bool:
+        """Unsaved corrections are offered for saving before another model is chosen (False: cancelled)."""
+        guard = getattr(self.window, "unsaved_edits", None)
+        return guard is None or guard.confirm("switch the model")
+
     def open_bundle_dialog(self) -> None:
+        if not self.may_switch_model():
+            return
         folder = QFileDialog.getExistingDirectory(self.window, "Open model bundle (folder)")
         if folder:
             self.add_bundle(Path(folder))
 
     def _on_selector_activated(self, index: int) -> None:
-        guard = getattr(self.window, "unsaved_edits", None)
-        if index != self._selected_index and guard is not None and not guard.confirm("switch the model"):
+        if self.selector.itemData(index) is None:  # "Open model bundle...": the dialog asks first
+            self.selector.setCurrentIndex(self._selected_index)
+            self.open_bundle_dialog()
+        elif index != self._selected_index and not self.may_switch_model():
             self.selector.setCurrentIndex(self._selected_index)
             return
-        if self.selector.itemData(index) is None:
-            self.selector.setCurrentIndex(0)
-            self._selected_index = 0
-            self.open_bundle_dialog()
         self._selected_index = self.selector.currentIndex()
         self._update_enabled()
 
