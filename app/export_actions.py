@@ -144,9 +144,13 @@ class ExportActions(QObject):
         def work() -> tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]:
             from volta_core.io import load_volume
 
-            labels = labels_on_scan_grid(load_volume(path), scan)
+            volume = load_volume(path)
+            named = volume.metadata.get("labels") or {}
+            app_labels = any("hippocampus" in str(name).lower() for name in named.values()) \
+                if isinstance(named, dict) else False
+            labels = labels_on_scan_grid(volume, scan)
             try:
-                kind: LabelMapKind | UnknownLabelConvention = classify_label_map(np.unique(labels))
+                kind: LabelMapKind | UnknownLabelConvention = classify_label_map(np.unique(labels), app_labels)
             except UnknownLabelConvention as exc:
                 kind = exc
             return labels, kind, index or display_index(scan, display.affine, display.shape)

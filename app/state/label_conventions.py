@@ -54,8 +54,15 @@ def as_integer_labels(data: np.ndarray) -> np.ndarray:
     return np.rint(np.nan_to_num(data)).astype(np.int32)
 
 
-def classify_label_map(values: np.ndarray | tuple[int, ...]) -> LabelMapKind:
+def classify_label_map(values: np.ndarray | tuple[int, ...], app_labels: bool = False) -> LabelMapKind:
     """The convention of a label map from its distinct values (0 is ignored).
+
+    Args:
+        app_labels: the file names its labels as this app does (``save_mask`` writes the names):
+            1 and 2 then mean left and right even if only one of them is present.
+
+    A lone 2 is read as this app's right hippocampus (a binary mask holds 1 or 255, not 2); a lone
+    other value is a single-label mask whose side the user must give.
 
     Raises:
         UnknownLabelConvention: several labels but not FreeSurfer's or 1/2.
@@ -64,6 +71,8 @@ def classify_label_map(values: np.ndarray | tuple[int, ...]) -> LabelMapKind:
     if ASEG_LEFT_HIPPOCAMPUS in nonzero or ASEG_RIGHT_HIPPOCAMPUS in nonzero:
         if len(nonzero) > 2 or set(nonzero) <= {ASEG_LEFT_HIPPOCAMPUS, ASEG_RIGHT_HIPPOCAMPUS}:
             return LabelMapKind(ASEG, nonzero)
+    if nonzero == (RIGHT,) or (app_labels and nonzero == (LEFT,)):
+        return LabelMapKind(APP, nonzero)
     if len(nonzero) <= 1:
         return LabelMapKind(SINGLE, nonzero)
     if set(nonzero) == {LEFT, RIGHT}:

@@ -35,6 +35,11 @@ def isolated_autosave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VOLTA_AUTOSAVE_DIR", str(folder))
     monkeypatch.setattr(dialogs, "ask_unsaved_edits", lambda *_a, **_k: dialogs.DISCARD)
     monkeypatch.setattr(dialogs, "ask_restore_autosave", lambda *_a, **_k: dialogs.LATER)
+
+    def unexpected_side_question(*_a, **_k):  # a blocking dialog would hang the test instead
+        raise AssertionError("a single-label mask asked for its side: patch app.dialogs.ask_mask_side")
+
+    monkeypatch.setattr(dialogs, "ask_mask_side", unexpected_side_question)
     return folder
 
 
