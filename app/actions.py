@@ -117,7 +117,15 @@ class WindowActions:
     def _build_help_menu(self) -> None:
         menu = self.window.menuBar().addMenu("&Help")
         self.help_menu = menu
+        from app import help_dialogs
+
+        self.guide = self._action("&Quick guide", lambda: help_dialogs.show_guide(self.window),
+                                  QKeySequence.StandardKey.HelpContents)
+        self.shortcuts = self._action("&Keyboard shortcuts",
+                                      lambda: help_dialogs.show_shortcuts(self.window, self.window.menuBar()))
         self.about = self._action("&About VolTA-3D Studio", self.window.show_about)
+        menu.addActions([self.guide, self.shortcuts])
+        menu.addSeparator()
         menu.addAction(self.about)
 
     def _build_toolbar(self) -> None:

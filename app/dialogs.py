@@ -116,3 +116,58 @@ def show_about(parent: QWidget, version: str) -> None:
         "<p>Open brain MRI scans in linked slice and 3D views, and segment the hippocampus "
         "with a self-supervised 3D vision transformer, locally.</p>"
         f"<p><b>{RESEARCH_USE}</b></p>")
+
+
+SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+RESTORE, LATER = "restore", "later"
+
+
+def ask_unsaved_edits(parent: QWidget, action: str, names: list[str]) -> str:
+    """Before ``action`` (e.g. "open another scan") with corrected masks not saved: ``SAVE``,
+    ``DISCARD`` or ``CANCEL`` (Escape and closing the box cancel)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved corrections",
+                      f"The corrections to {', '.join(names)} are not saved.", QMessageBox.StandardButton.NoButton,
+                      parent)
+    box.setObjectName("unsaved_edits_box")
+    box.setInformativeText(f"Save them before you {action}? If you discard them, they are lost.")
+    save = box.addButton(QMessageBox.StandardButton.Save)
+    discard = box.addButton(QMessageBox.StandardButton.Discard)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(save)
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    box.deleteLater()
+    return SAVE if clicked is save else DISCARD if clicked is discard else CANCEL
+
+
+def ask_restore_autosave(parent: QWidget, scan: str, model: str, saved_at: str) -> str:
+    """A corrected mask of this scan was autosaved and never saved (the app closed without
+    asking, e.g. a crash): ``RESTORE``, ``DISCARD`` (delete it) or ``LATER`` (ask next time)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Restore unsaved corrections?",
+                      f"Corrections to the {model} mask of {scan} from {saved_at} were never saved.",
+                      QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName("restore_autosave_box")
+    box.setInformativeText("Restore them? The model runs again and the corrections are applied on top "
+                           "(Edit > Undo takes them back).")
+    restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    later = box.addButton("Ask again later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(restore)
+    box.setEscapeButton(later)
+    box.exec()
+    clicked = box.clickedButton()
+    box.deleteLater()
+    return RESTORE if clicked is restore else DISCARD if clicked is discard else LATER
+
+
+def ask_mask_side(parent: QWidget, name: str) -> str | None:
+    """A single-label mask: which hippocampus it holds, ``"left"``, ``"right"`` or ``"both"`` (split
+    at the midline); None if cancelled."""
+    items = ["Both (split at the midline)", "Left hippocampus", "Right hippocampus"]
+    item, ok = QInputDialog.getItem(
+        parent, "Which side is this mask?",
+        f"'{name}' holds a single label, so it does not say which hippocampus it is.\nIt holds:", items, 0, False)
+    if not ok:
+        return None
+    return {items[0]: "both", items[1]: "left", items[2]: "right"}[item]

@@ -69,6 +69,14 @@ class EditActions:
         self.radius.valueChanged.connect(self.editor.set_radius)
         bar.addWidget(self.radius)
         bar.addActions([self.undo, self.redo])
+        # short button texts (the menus keep the long ones) so the brush fits beside the main
+        # toolbar at 1280 px instead of falling into the overflow menu
+        for action, short in ((self.undo, "Undo"), (self.redo, "Redo"), (self.labels[LEFT], "Left"),
+                              (self.labels[RIGHT], "Right"), (self.labels[ERASE], "Erase")):
+            action.setIconText(short)
+            action.setToolTip(f"{action.text().replace('&', '')} ({action.shortcut().toString() or 'no shortcut'})"
+                              if not action.shortcut().isEmpty() else action.text().replace("&", ""))
+        self.radius.setToolTip("Brush radius in mm (0 paints one voxel)")
         self.toolbar = bar
         self.window.addToolBar(bar)
         self.edit_mode.setText("Edit mask")

@@ -12,11 +12,18 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QFileDialog
 
-from app import model_dialogs
+from app import dialogs, model_dialogs
 from app.export.csv_export import write_csv_row
 from app.export.report_pdf import ReportContent, write_report
 from app.panels.results_panel import dice_rows
 from app.state.display_grid import display_index
+from app.state.label_conventions import (
+    SINGLE,
+    LabelMapKind,
+    UnknownLabelConvention,
+    classify_label_map,
+    to_hippocampus_labels,
+)
 from app.state.layers import LABELS, OverlayLayer
 from app.state.results import result_rows
 from app.state.segmentation import LABEL_NAMES, LEFT, RIGHT, Segmentation
@@ -28,17 +35,23 @@ if TYPE_CHECKING:
 
 LOADED_COLORS = {1: (1.0, 0.95, 0.3), 2: (0.75, 0.45, 1.0)}
 REPORT_VIEW_HALF_HEIGHT_MM = 45.0
+#: What CSV and PDF exports say instead of the scan's file name when identifiers are left out.
+WITHHELD = "withheld (identifiers not included)"
 
 
 def labels_on_scan_grid(label_volume: Volume, scan: Volume) -> np.ndarray:
-    """A loaded label map on the scan's grid: as is when the grids match, else nearest neighbour."""
+    """A loaded label map on the scan's grid as ``int32`` (values kept: FreeSurfer's go past 255):
+    as is when the grids match, else nearest neighbour."""
+    from app.state.label_conventions import as_integer_labels
+
+    data = as_integer_labels(label_volume.data)
     if label_volume.same_grid(scan):
-        return np.asarray(label_volume.data).astype(np.uint8)
+        return data
     ijk = np.indices(scan.shape).reshape(3, -1).T  # (n, 3)
     src = np.rint(label_volume.world_to_voxel(scan.voxel_to_world(ijk))).astype(int)
     inside = np.all((src >= 0) & (src < np.asarray(label_volume.shape)), axis=1)
-    out = np.zeros(ijk.shape[0], dtype=np.uint8)
-    out[inside] = np.asarray(label_volume.data)[tuple(src[inside].T)].astype(np.uint8)
+    out = np.zeros(ijk.shape[0], dtype=np.int32)
+    out[inside] = data[tuple(src[inside].T)]
     return out.reshape(scan.shape)
 
 
@@ -118,7 +131,9 @@ class ExportActions(QObject):
             self.load_label_map(Path(path))
 
     def load_label_map(self, path: Path) -> None:
-        """Load a mask file as a layer (in a worker); Dice against the prediction shows in the results."""
+        """Load a reference label map as a layer (in a worker); Dice against the prediction shows in
+        the results. FreeSurfer (17/53), this app's (1/2) and single-label masks are understood; for
+        a single-label mask the user is asked which side it is."""
         layer = self.window.image.layer
         if layer is None:
             return
@@ -126,19 +141,40 @@ class ExportActions(QObject):
         known = self.window.layers.segmentations()
         index = known[0].index if known else None  # same scan: same display mapping
 
-        def work() -> tuple[np.ndarray, Any]:
+        def work() -> tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]:
             from volta_core.io import load_volume
 
-            labels = labels_on_scan_grid(load_volume(path), scan)
-            return labels, index or display_index(scan, display.affine, display.shape)
+            volume = load_volume(path)
+            named = volume.metadata.get("labels") or {}
+            app_labels = any("hippocampus" in str(name).lower() for name in named.values()) \
+                if isinstance(named, dict) else False
+            labels = labels_on_scan_grid(volume, scan)
+            try:
+                kind: LabelMapKind | UnknownLabelConvention = classify_label_map(np.unique(labels), app_labels)
+            except UnknownLabelConvention as exc:
+                kind = exc
+            return labels, kind, index or display_index(scan, display.affine, display.shape)
 
-        def done(result: tuple[np.ndarray, Any]) -> None:
+        def done(result: tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]) -> None:
             if self.window.image.layer is not layer:
                 return
-            labels, index = result
-            seg = Segmentation(Path(path).name, labels, scan.affine, index, source=str(path))
+            labels, kind, index = result
+            name = Path(path).name
+            if isinstance(kind, UnknownLabelConvention):
+                model_dialogs.show_model_error(self.window, "Label map not recognised", str(kind), kind.hint)
+                self.failed.emit(kind)
+                return
+            side = None
+            if kind.convention == SINGLE:
+                side = dialogs.ask_mask_side(self.window, name)
+                if side is None:
+                    return
+            hippocampus = to_hippocampus_labels(labels, kind, scan.affine, side)
+            seg = Segmentation(name, hippocampus, scan.affine, index, source=str(path))
+            seg.convention = kind.describe() + (f", {side}" if side else "")
             self.window.layers.add(OverlayLayer(f"{seg.name} (file)", LABELS, seg, opacity=0.5, outline=True,
                                                 colors=dict(LOADED_COLORS)))
+            self.window.note(f"Loaded {name}: {seg.convention}")
             self.label_map_loaded.emit(seg)
 
         self._run(work, done)
@@ -155,6 +191,28 @@ class ExportActions(QObject):
         path, _ = QFileDialog.getSaveFileName(self.window, f"Export {what}", stem + default, suffix)
         if path:
             self.export(kind, Path(path), include_patient=include)
+
+    def save_mask_now(self, seg: Segmentation) -> bool:
+        """Ask where, then write ``seg``'s mask before returning (the unsaved-corrections prompt
+        needs it written before the scan goes); False if cancelled or the write failed."""
+        layer = self.window.image.layer
+        if layer is None:
+            return False
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Save the corrected mask of {seg.name}",
+                                              self._stem() + "_hippocampus_mask.nii.gz", "NIfTI (*.nii.gz *.nii)")
+        if not path:
+            return False
+        from volta_core.io import save_mask
+
+        labels = seg.labels.copy()
+        try:
+            written = save_mask(labels, without_patient(layer.volume), Path(path), labels=dict(LABEL_NAMES))
+        except Exception as exc:  # noqa: BLE001 - any failure: say so, keep everything open
+            self._on_failed(exc)
+            return False
+        seg.mark_saved(labels)
+        self.exported.emit("mask", written)
+        return True
 
     def _stem(self) -> str:
         layer = self.window.image.layer
@@ -178,13 +236,22 @@ class ExportActions(QObject):
                 from volta_core.io import save_mask
 
                 return save_mask(labels, reference, path, labels=dict(LABEL_NAMES))
+
+            def saved(result: Path) -> None:
+                seg.mark_saved(labels)
+                self.exported.emit("mask", result)
+
+            self._run(work, saved)
+            return
         elif kind == "csv":
-            source = str(layer.source or "")
+            # file names and folders often hold a patient's name or record number
+            source = str(layer.source or "") if include_patient else ""
+            scan_name = layer.name if include_patient else WITHHELD
 
             def work() -> Path:
-                return write_csv_row(path, seg, source=source, patient=patient)
+                return write_csv_row(path, seg, source=source, patient=patient, scan=scan_name)
         elif kind == "pdf":
-            content = self._report_content(seg, patient)
+            content = self._report_content(seg, patient, file_names=include_patient)
 
             def work() -> Path:
                 return write_report(path, content)
@@ -192,7 +259,7 @@ class ExportActions(QObject):
             raise ValueError(f"unknown export {kind!r}")
         self._run(work, lambda result, k=kind: self.exported.emit(k, result))
 
-    def _report_content(self, seg: Segmentation, patient: dict[str, str]) -> ReportContent:
+    def _report_content(self, seg: Segmentation, patient: dict[str, str], file_names: bool = False) -> ReportContent:
         """Screenshots (GUI thread: VTK) of the views centred at the hippocampus, and the rows."""
         window = self.window
         folder = Path(tempfile.mkdtemp(prefix="volta-report-"))
@@ -209,8 +276,9 @@ class ExportActions(QObject):
             window.cursor.set_position(saved)
         intended = window.inference.intended_use.get(id(seg), "research use only, not for diagnosis")
         layer = window.image.layer
-        return ReportContent(scan=layer.name if layer is not None else seg.name, rows=result_rows(seg, intended),
-                             images=images, comparisons=dice_rows(seg, window.layers.segmentations()),
+        scan = (layer.name if layer is not None else seg.name) if file_names else WITHHELD
+        return ReportContent(scan=scan, rows=result_rows(seg, intended), images=images,
+                             comparisons=dice_rows(seg, window.layers.segmentations(), file_names=file_names),
                              patient=patient, edited=seg.edited)
 
     def wait(self, timeout_ms: int = 30_000) -> None:

@@ -122,10 +122,15 @@ class InferenceController(QObject):
         self.selector = QComboBox(bar)
         self.selector.setObjectName("model_selector")
         self.selector.setToolTip("Model bundle to run")
-        self.selector.setMinimumContentsLength(28)
+        # short enough that both toolbars fit in one row at 1280 px (long names elide; the tooltip has all)
+        self.selector.setMinimumContentsLength(16)
+        self.selector.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.selector.activated.connect(self._on_selector_activated)
         bar.addWidget(self.selector)
         self.run_action.setToolTip("Run the selected model on the open scan (Ctrl+R)")
+        self.run_action.setIconText("Run")
+        self.card_action.setIconText("Card")
+        self.card_action.setToolTip("The selected model's card: intended use, limitations, training data, metrics")
         bar.addAction(self.run_action)
         bar.addAction(self.card_action)
         self.refresh_models()
@@ -163,6 +168,7 @@ class InferenceController(QObject):
             self.selector.setItemText(self.selector.count() - 1, "No model - open a bundle...")
         index = self.selector.findData(str(selected)) if selected else 0
         self.selector.setCurrentIndex(max(index, 0))
+        self._selected_index = self.selector.currentIndex()
         self._update_enabled()
 
     def selected_bundle(self) -> Path | None:
@@ -183,17 +189,29 @@ class InferenceController(QObject):
             self._opened.append(found[0])
         self.refresh_models()
         self.selector.setCurrentIndex(self.selector.findData(str(found[0].path)))
+        self._selected_index = self.selector.currentIndex()
         return True
 
+    def may_switch_model(self) -> bool:
+        """Unsaved corrections are offered for saving before another model is chosen (False: cancelled)."""
+        guard = getattr(self.window, "unsaved_edits", None)
+        return guard is None or guard.confirm("switch the model")
+
     def open_bundle_dialog(self) -> None:
+        if not self.may_switch_model():
+            return
         folder = QFileDialog.getExistingDirectory(self.window, "Open model bundle (folder)")
         if folder:
             self.add_bundle(Path(folder))
 
     def _on_selector_activated(self, index: int) -> None:
-        if self.selector.itemData(index) is None:
-            self.selector.setCurrentIndex(0)
+        if self.selector.itemData(index) is None:  # "Open model bundle...": the dialog asks first
+            self.selector.setCurrentIndex(self._selected_index)
             self.open_bundle_dialog()
+        elif index != self._selected_index and not self.may_switch_model():
+            self.selector.setCurrentIndex(self._selected_index)
+            return
+        self._selected_index = self.selector.currentIndex()
         self._update_enabled()
 
     def show_card(self) -> None:

@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         self._stack.addWidget(placeholder)
         self.setCentralWidget(self._stack)
         self.info_panel = InfoPanel(self.image, self)
+        # the right docks (results, layers) run to the bottom edge: a dock opened at the bottom (the
+        # training panel) takes space from the views, not from the results
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_panel)
         self._build_status_bar()
         self.window_actions = WindowActions(self)
@@ -118,6 +121,7 @@ class MainWindow(QMainWindow):
         from app.panels.layers_panel import LayersPanel
         from app.panels.results_panel import ResultsPanel
         from app.panels.voxel_status import VoxelStatus
+        from app.unsaved_edits import UnsavedEdits
 
         self.inference = InferenceController(self)
         self.results_panel = ResultsPanel(self.layers, self)
@@ -134,6 +138,7 @@ class MainWindow(QMainWindow):
         self.layers_panel.remove_requested.connect(self.inference.remove)
         self.edit_actions = EditActions(self)
         self.export_actions = ExportActions(self)
+        self.unsaved_edits = UnsavedEdits(self)
         self.voxel_status = VoxelStatus(self.image, self.cursor, self.layers, self.statusBar())
         self.statusBar().insertWidget(1, self.voxel_status)
         menu = self.window_actions.view_menu
@@ -141,6 +146,11 @@ class MainWindow(QMainWindow):
         self.clip_action = menu.addAction("3D &clipping plane at the cursor")
         self.clip_action.setCheckable(True)
         self.clip_action.toggled.connect(self._set_clipping)
+        self.fade_action = menu.addAction("&Fade the scan in 3D while surfaces are shown")
+        self.fade_action.setCheckable(True)
+        self.fade_action.setChecked(True)
+        self.fade_action.setToolTip("Make the head faint in the 3D view so the hippocampus surfaces inside it show")
+        self.fade_action.toggled.connect(self._set_fade)
         from app.training.features import TrainingFeatures
 
         self.training = TrainingFeatures(self)  # Training menu; the dock is built on first use
@@ -148,6 +158,10 @@ class MainWindow(QMainWindow):
     def _set_clipping(self, on: bool) -> None:
         if self.view_grid is not None:
             self.view_grid.volume_view.set_clipping(on)
+
+    def _set_fade(self, on: bool) -> None:
+        if self.view_grid is not None:
+            self.view_grid.volume_view.set_fade(on)
 
     def note(self, text: str) -> None:
         """A short-lived message in the status bar."""
@@ -161,6 +175,7 @@ class MainWindow(QMainWindow):
 
         self.view_grid = ViewGrid(self.image, self.cursor, self.display, self._stack, self.layers, self.editor)
         self.view_grid.volume_view.set_clipping(self.clip_action.isChecked())
+        self.view_grid.volume_view.set_fade(self.fade_action.isChecked())
         self._stack.addWidget(self.view_grid)
         self._stack.setCurrentWidget(self.view_grid)
 
@@ -188,7 +203,12 @@ class MainWindow(QMainWindow):
         self.open_path(path)
 
     def open_path(self, path: str | Path) -> None:
-        """Start loading ``path`` in a worker thread; the current scan stays until it succeeds."""
+        """Start loading ``path`` in a worker thread; the current scan stays until it succeeds.
+
+        Unsaved corrections of the open scan are offered for saving first (Cancel opens nothing).
+        """
+        if not self.unsaved_edits.confirm("open another scan"):
+            return
         self.start_load(LoadRequest(Path(path)))
 
     def start_load(self, request: LoadRequest) -> None:
@@ -278,7 +298,8 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(error)
 
     def close_scan(self) -> None:
-        self.image.set_layer(None)
+        if self.unsaved_edits.confirm("close the scan"):
+            self.image.set_layer(None)
 
     # view actions -----------------------------------------------------------------------------
     def apply_preset(self, preset: str) -> None:
@@ -356,7 +377,12 @@ class MainWindow(QMainWindow):
         if self._closed:
             super().closeEvent(event)
             return
+        if not self.unsaved_edits.confirm("quit"):
+            if event is not None:
+                event.ignore()
+            return
         self._closed = True
+        self.unsaved_edits.shutdown()
         self.training.shutdown()  # training jobs keep running: the next session re-attaches
         self.save_settings()
         self._current = None

@@ -5,6 +5,7 @@ Error boxes are non-blocking (``open()``) and named ``model_error_box`` so tests
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PyQt6.QtCore import Qt
@@ -12,15 +13,15 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QMessageBox,
-    QScrollArea,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from app.dialogs import show_message_box
+from app.state.model_card_html import card_html, scrub_paths
 from app.state.model_catalog import card_rows, read_card_dict
 
 MODEL_ERROR_BOX = "model_error_box"
@@ -58,34 +59,29 @@ def show_run_error(parent: QWidget, error: BaseException) -> QMessageBox:
 
 
 class ModelCardDialog(QDialog):
-    """The model card's fields, readable: name, intended use, heads, training data, metrics."""
+    """The model card as a readable page: intended use, limitations, heads, training data and
+    metrics tables (``browser``, a QTextBrowser), with no machine paths. ``rows`` keeps the short
+    field summary (name, intended use, heads ...) for other uses."""
 
     def __init__(self, bundle: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(MODEL_CARD_DIALOG)
         self.setWindowTitle(f"Model card - {bundle.name}")
-        self.resize(560, 520)
+        self.resize(760, 640)
         layout = QVBoxLayout(self)
-        body = QWidget(self)
-        form = QFormLayout(body)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.rows: dict[str, str] = {}
         try:
-            rows = card_rows(read_card_dict(bundle))
+            card = read_card_dict(bundle)
+            page = card_html(card)
+            self.rows = {key: scrub_paths(text) for key, text in card_rows(card)}
         except ValueError as exc:
-            rows = [("Error", str(exc))]
-        for key, text in rows:
-            label = QLabel(text, body)
-            label.setWordWrap(True)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            if key == "Intended use":
-                label.setStyleSheet("color: #ffcf70; font-weight: bold;")
-            form.addRow(f"<b>{key}</b>", label)
-            self.rows[key] = text
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(body)
-        layout.addWidget(scroll)
+            page = f"<h2>This model card cannot be read</h2><p>{html.escape(scrub_paths(str(exc)))}</p>"
+            self.rows = {"Error": scrub_paths(str(exc))}
+        self.browser = QTextBrowser(self)
+        self.browser.setObjectName("model_card_page")
+        self.browser.setOpenLinks(False)
+        self.browser.setHtml(page)
+        layout.addWidget(self.browser)
         note = QLabel("<b>For research use only. Not for diagnosis.</b>", self)
         layout.addWidget(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -105,9 +101,11 @@ def ask_include_patient(parent: QWidget, what: str) -> bool | None:
     dialog = QDialog(parent)
     dialog.setWindowTitle(f"Export {what}")
     layout = QVBoxLayout(dialog)
-    layout.addWidget(QLabel(f"Export the {what}. Patient identifiers are left out unless you tick the box.",
-                            dialog))
-    box = QCheckBox("Include patient identifiers", dialog)
+    text = QLabel(f"Export the {what}. Patient identifiers, and the scan's file name and folder (which often "
+                  "hold a name or record number), are left out unless you tick the box.", dialog)
+    text.setWordWrap(True)
+    layout.addWidget(text)
+    box = QCheckBox("Include patient identifiers and the scan's file name and path", dialog)
     box.setObjectName("include_patient")
     layout.addWidget(box)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,

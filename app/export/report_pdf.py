@@ -30,6 +30,7 @@ def write_report(path: Path, content: ReportContent) -> Path:
     from reportlab.lib.units import mm
     from reportlab.platypus import (
         Image,
+        KeepTogether,
         Paragraph,
         SimpleDocTemplate,
         Spacer,
@@ -56,19 +57,20 @@ def write_report(path: Path, content: ReportContent) -> Path:
             for i in range(0, len(cells), 2)]
     if grid:
         story.append(Table(grid, colWidths=[cell_w + 2 * mm] * 2))
-    story.append(Paragraph("Volumes", styles["Heading2"]))
-    story.append(_table([list(r) for r in content.rows.measures], [55 * mm, 115 * mm], colors))
-    story.append(Paragraph("Classification", styles["Heading2"]))
-    story.append(_table([list(r) for r in content.rows.classification], [55 * mm, 115 * mm], colors))
+    # each heading is kept on the page of its table (and the warnings with their heading)
+    sections = [("Volumes", content.rows.measures), ("Classification", content.rows.classification)]
     if content.comparisons:
-        story.append(Paragraph("Agreement (Dice)", styles["Heading2"]))
-        story.append(_table([list(r) for r in content.comparisons], [55 * mm, 115 * mm], colors))
-    story.append(Paragraph("Quality", styles["Heading2"]))
-    story.append(_table([list(r) for r in content.rows.quality], [55 * mm, 115 * mm], colors))
+        sections.append(("Agreement (Dice)", content.comparisons))
+    sections.append(("Quality", content.rows.quality))
+    for title, rows in sections:
+        if not rows:
+            continue  # reportlab refuses an empty table
+        story.append(KeepTogether([Paragraph(title, styles["Heading2"]),
+                                   _table([list(r) for r in rows], [55 * mm, 115 * mm], colors)]))
     warnings = content.rows.warnings or ["none"]
-    story.append(Paragraph("Quality warnings", styles["Heading2"]))
-    for warning in warnings:
-        story.append(Paragraph(f"&#9888; {warning}" if warning != "none" else "none", styles["Normal"]))
+    story.append(KeepTogether([Paragraph("Quality warnings", styles["Heading2"])]
+                              + [Paragraph(f"&#9888; {w}" if w != "none" else "none", styles["Normal"])
+                                 for w in warnings]))
     story.append(Spacer(1, 5 * mm))
     story.append(Paragraph(content.rows.caveat, styles["Normal"]))
     story.append(Paragraph(f"<b>{RESEARCH_LINE}</b>", styles["Normal"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDockWidget, QFormLayout, QLabel, QWidget
 
+from app.panels.scrolling import scrolling
 from app.state import ImageLayer, ImageModel
 
 _FIELDS = ("Name", "Shape", "Spacing (mm)", "Orientation", "Data type", "Intensity range", "Format",
@@ -29,7 +30,7 @@ class InfoPanel(QDockWidget):
             self.values[field] = label
             form.addRow(f"{field}:", label)
         body.setMinimumWidth(240)  # long paths wrap instead of squeezing every value
-        self.setWidget(body)
+        self.setWidget(scrolling(body, self))
         image.changed.connect(self._on_image_changed)
         self._on_image_changed(image.layer)
 

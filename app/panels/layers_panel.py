@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.scrolling import scrolling
 from app.state.layers import LABELS, LayerList, OverlayLayer
 from app.state.segmentation import LEFT, RIGHT
 
@@ -96,7 +97,7 @@ class LayersPanel(QDockWidget):
         row.addWidget(self.remove)
         layout.addLayout(row)
         layout.addStretch(1)
-        self.setWidget(body)
+        self.setWidget(scrolling(body, self))
         layers.changed.connect(self._on_layers_changed)
         self.rebuild()
 

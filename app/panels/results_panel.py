@@ -7,31 +7,55 @@ from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QStyle,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
+
+from app.dialogs import show_message_box
+from app.panels.result_help import registration_threshold, result_help
 
 from app.state.layers import LayerList
 from app.state.results import RESEARCH_LINE, result_rows
 from app.state.segmentation import LEFT, RIGHT, Segmentation, box_dice
 
+RESULT_HELP_BOX = "result_help_box"
 EMPTY_TEXT = "Run a model (Model > Run, Ctrl+R) to see hippocampus volumes here."
 
 
-def dice_rows(current: Segmentation, others: list[Segmentation]) -> list[tuple[str, str]]:
-    """``(label, "left 0.912, right 0.874")`` rows: Dice of ``current`` against each other mask."""
+def dice_rows(current: Segmentation, others: list[Segmentation], *, file_names: bool = True) -> list[tuple[str, str]]:
+    """``(label, "left 0.912, right 0.874")`` rows: Dice of ``current`` against each other mask.
+
+    Args:
+        file_names: name loaded label maps by their file name; False (exports without
+            identifiers) calls them "reference label map 1", "2", ... (file names can identify a patient).
+    """
     rows = []
+    n_files = 0
     for other in others:
         if other is current or other.labels.shape != current.labels.shape:
             continue
         values = [box_dice(current, other, label) for label in (LEFT, RIGHT)]
         text = ", ".join(f"{side} {'-' if v is None else f'{v:.3f}'}" for side, v in zip(("left", "right"), values))
-        rows.append((f"Dice vs {other.name}", text))
+        name = other.name
+        if not other.is_prediction and not file_names:
+            n_files += 1
+            name = f"reference label map {n_files}"
+        rows.append((f"Dice vs {name}", text))
     return rows
+
+
+def _below_registration_threshold(text: str) -> bool:
+    try:
+        return float(text.split()[0]) < registration_threshold()
+    except (ValueError, IndexError):
+        return False
 
 
 class ResultsPanel(QDockWidget):
@@ -57,6 +81,7 @@ class ResultsPanel(QDockWidget):
         self.registry_button.clicked.connect(self.registry_requested)
         self._layout.addWidget(self.registry_button, 0, Qt.AlignmentFlag.AlignRight)
         self.values: dict[str, QLabel] = {}
+        self.help_buttons: dict[str, QToolButton] = {}
         self._rows_widget = QWidget(body)
         self._form = QFormLayout(self._rows_widget)
         self._form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -117,6 +142,7 @@ class ResultsPanel(QDockWidget):
             if item is not None and item.widget() is not None:
                 item.widget().deleteLater()
         self.values = {}
+        self.help_buttons = {}
         seg = self.current
         if seg is None or seg.prediction is None:
             self.model_label.setText(EMPTY_TEXT)
@@ -159,13 +185,39 @@ class ResultsPanel(QDockWidget):
 
     def _add_row(self, key: str, text: str) -> None:
         value = QLabel(text, self._rows_widget)
-        value.setToolTip(text)
         value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        value.setWordWrap(True)
         self.values[key] = value
-        if key:
-            self._form.addRow(f"{key}:", value)
-        else:
+        if not key:
             self._form.addRow(value)
+            return
+        help_text = result_help(key)
+        value.setToolTip(help_text or text)
+        if key == "Registration quality" and _below_registration_threshold(text):
+            value.setText(f"{text} - below {registration_threshold():.2f}: check the alignment")
+            value.setStyleSheet("color: #ffb347; font-weight: bold;")
+        name = QLabel(f"{key}:", self._rows_widget)
+        name.setToolTip(help_text)
+        cell = QWidget(self._rows_widget)
+        line = QHBoxLayout(cell)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.setSpacing(4)
+        line.addWidget(value, 1)
+        if help_text:
+            button = QToolButton(cell)
+            button.setText("?")
+            button.setObjectName("result_help")
+            button.setAutoRaise(True)
+            button.setToolTip(help_text)
+            button.clicked.connect(lambda _c=False, k=key, h=help_text: self.show_help(k, h))
+            line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+            self.help_buttons[key] = button
+        self._form.addRow(name, cell)
+
+    def show_help(self, key: str, text: str) -> QMessageBox:
+        """The help of one result in a box that returns at once (tests find it by its name)."""
+        return show_message_box(self, key.replace(" (corrected)", ""), text, object_name=RESULT_HELP_BOX,
+                                icon=QMessageBox.Icon.Information)
 
     def disconnect_models(self) -> None:
         self._timer.stop()

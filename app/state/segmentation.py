@@ -54,7 +54,9 @@ class Segmentation:
         self.prediction = prediction
         self.probability = probability
         self.source = source
+        self.convention = ""  # a loaded label map: the convention it was read in (see label_conventions)
         self.changed = Signal()
+        self._saved: np.ndarray = self.original  # labels as last written to disk (or as predicted)
         self._box: tuple[slice, slice, slice] | None = None
 
     @property
@@ -88,6 +90,16 @@ class Segmentation:
         box = self.box
         return not np.array_equal(self.labels[box], self.original[box])  # nothing changes outside the box
 
+    @property
+    def has_unsaved_edits(self) -> bool:
+        """Edited since the prediction or the last :meth:`mark_saved` (undoing back counts as clean)."""
+        box = self.box  # holds every voxel ever labelled or edited, so nothing differs outside it
+        return not np.array_equal(self.labels[box], self._saved[box])
+
+    def mark_saved(self, labels: np.ndarray | None = None) -> None:
+        """``labels`` (a copy of the labels as written; default: the current ones) are on disk."""
+        self._saved = self.labels.copy() if labels is None else labels
+
     def volumes_ml(self) -> dict[str, float]:
         """Current (possibly corrected) volumes in mL."""
         return volumes_ml(self.labels[self.box], self.affine)
@@ -102,8 +114,9 @@ class Segmentation:
                 scans, where one native voxel can show in several display voxels) the whole
                 display copy is rebuilt.
         """
+        box = self.box  # before writing: erased voxels must stay inside the box (``edited`` relies on it)
         self.labels.reshape(-1)[flat] = values
-        self._box = None if self._box is None else _union(self._box, np.unravel_index(flat, self.labels.shape))
+        self._box = _union(box, np.unravel_index(flat, self.labels.shape))
         if display_flat is not None and self.index.exact:
             self.display.reshape(-1)[display_flat] = self.labels.reshape(-1)[self.index.flat.reshape(-1)[display_flat]]
         else:

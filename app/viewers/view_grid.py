@@ -98,6 +98,10 @@ class ViewGrid(QWidget):
         folder.mkdir(parents=True, exist_ok=True)
         paths: dict[str, Path] = {}
         for name, view in self.slice_views.items():
+            # the brush ring and the crosshair are tools, not part of the image
+            tools = [(actor, bool(actor.GetVisibility())) for actor in (view.brush.actor, view.crosshair.actor)]
+            for actor, _shown in tools:
+                actor.SetVisibility(False)
             camera = view.renderer.GetActiveCamera()
             saved = (camera.GetFocalPoint(), camera.GetPosition(), camera.GetParallelScale(), view._camera_fitted)
             view.set_camera(center_world, half_height_mm)
@@ -108,6 +112,8 @@ class ViewGrid(QWidget):
             camera.SetPosition(*saved[1])
             camera.SetParallelScale(saved[2])
             view._camera_fitted = saved[3]
+            for actor, shown in tools:
+                actor.SetVisibility(shown)
             view.render()
         volume = self.volume_view
         camera = volume.renderer.GetActiveCamera()

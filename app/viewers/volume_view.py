@@ -34,6 +34,9 @@ _CURSOR_RENDER_DELAY_MS = 120
 # Meshes are rebuilt this long after the last layer change or edit (painting changes the labels
 # many times a second; one new prediction adds two layers).
 _MESH_DELAY_MS = 150
+#: While hippocampus surfaces are shown, the head's opacity is scaled by this, so the surfaces
+#: inside it show through a faint head (View > Fade the scan in 3D while surfaces are shown).
+SURFACE_FADE = 0.03
 
 
 def downsample_for_rendering(data: np.ndarray, max_dim: int = MAX_DIM) -> tuple[np.ndarray, int]:
@@ -43,14 +46,25 @@ def downsample_for_rendering(data: np.ndarray, max_dim: int = MAX_DIM) -> tuple[
     return small, stride
 
 
+_HEAD_OPACITY = ((0.0, 0.0), (0.15, 0.0), (0.28, 0.08), (0.45, 0.55), (0.7, 0.85), (1.0, 0.95))
+
+
+def head_opacity(stats: ImageStats, scale: float = 1.0) -> vtkPiecewiseFunction:
+    """The head's opacity curve (see :func:`head_transfer_functions`), every alpha times ``scale``."""
+    low, high = stats.p0_5, stats.p99_5
+    span = max(high - low, 1e-6)
+    opacity = vtkPiecewiseFunction()
+    for fraction, alpha in _HEAD_OPACITY:
+        opacity.AddPoint(low + fraction * span, alpha * scale)
+    return opacity
+
+
 def head_transfer_functions(stats: ImageStats) -> tuple[vtkPiecewiseFunction, vtkColorTransferFunction]:
     """Opacity and colour for a T1 head: air and noise clear, tissue nearly opaque so the cutaway
     shows crisp grey and white matter, colours from warm grey to white."""
     low, high = stats.p0_5, stats.p99_5
     span = max(high - low, 1e-6)
-    opacity = vtkPiecewiseFunction()
-    for fraction, alpha in ((0.0, 0.0), (0.15, 0.0), (0.28, 0.08), (0.45, 0.55), (0.7, 0.85), (1.0, 0.95)):
-        opacity.AddPoint(low + fraction * span, alpha)
+    opacity = head_opacity(stats)
     color = vtkColorTransferFunction()
     for fraction, rgb in ((0.0, (0.0, 0.0, 0.0)), (0.25, (0.5, 0.3, 0.25)), (0.45, (0.72, 0.56, 0.52)),
                           (0.7, (0.93, 0.87, 0.82)), (1.0, (1.0, 1.0, 1.0))):
@@ -68,6 +82,10 @@ class VolumeView(QWidget):
         super().__init__(parent)
         self._layers = layers if layers is not None else LayerList()
         self.clipping = False
+        self.fade_with_surfaces = True
+        self.faded = False
+        self._opacity_full: vtkPiecewiseFunction | None = None
+        self._opacity_faded: vtkPiecewiseFunction | None = None
         self.name = "3d"
         self.setObjectName("3d_view")
         self._image, self._cursor = image, cursor
@@ -119,7 +137,7 @@ class VolumeView(QWidget):
 
     # model -> view ----------------------------------------------------------------------------
     def _on_image_changed(self, layer: ImageLayer | None) -> None:
-        self.volume.SetVisibility(layer is not None)
+        self.volume.SetVisibility(layer is not None and self._layers.scan_visible)
         self.cursor_lines.actor.SetVisibility(layer is not None)
         self.annotations.set_visible(layer is not None)
         if layer is None:
@@ -136,6 +154,8 @@ class VolumeView(QWidget):
         self._image_data.ShallowCopy(image)
         self._image_data.Modified()
         opacity, color = head_transfer_functions(layer.stats)
+        self._opacity_full, self._opacity_faded = opacity, head_opacity(layer.stats, SURFACE_FADE)
+        self.faded = False
         self.property.SetScalarOpacity(opacity)
         self.property.SetColor(color)
         self.property.SetScalarOpacityUnitDistance(float(np.min(layer.display_spacing)) * stride)
@@ -145,7 +165,12 @@ class VolumeView(QWidget):
         self.reset_camera()
         self.render()
 
-    def _on_layers_changed(self, _field: str) -> None:
+    def _on_layers_changed(self, field: str) -> None:
+        if field == "style":  # the scan layer's eye: its volume rendering follows at once
+            visible = self._image.layer is not None and self._layers.scan_visible
+            if bool(self.volume.GetVisibility()) != visible:
+                self.volume.SetVisibility(visible)
+                self.render()
         # coalesce: adding a prediction changes the layers twice, painting many times a second
         self._mesh_timer.start()
 
@@ -157,7 +182,20 @@ class VolumeView(QWidget):
             self.meshes.clear()
         else:
             self.meshes.rebuild(self._layers, layer.display_spacing, layer.display_origin, layer.display.shape)
+        self._apply_fade()
         self.render()
+
+    def set_fade(self, on: bool) -> None:
+        """Fade the head while hippocampus surfaces are shown (on by default), so they show inside it."""
+        self.fade_with_surfaces = bool(on)
+        self._apply_fade()
+        self.render()
+
+    def _apply_fade(self) -> None:
+        fade = self.fade_with_surfaces and bool(self.meshes.actors) and self._opacity_faded is not None
+        if fade != self.faded and self._opacity_full is not None:
+            self.property.SetScalarOpacity(self._opacity_faded if fade else self._opacity_full)
+            self.faded = fade
 
     def set_clipping(self, on: bool) -> None:
         """Clip the volume rendering at the cursor's axial plane (the meshes stay whole)."""

@@ -24,6 +24,25 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def isolated_autosave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Autosaves go to the test's folder, and the blocking prompts about unsaved corrections answer
+    "discard" / "ask later" unless a test patches them itself (a window with painted edits is
+    closed at teardown, which would otherwise wait for a click)."""
+    from app import dialogs
+
+    folder = tmp_path / "autosave"
+    monkeypatch.setenv("VOLTA_AUTOSAVE_DIR", str(folder))
+    monkeypatch.setattr(dialogs, "ask_unsaved_edits", lambda *_a, **_k: dialogs.DISCARD)
+    monkeypatch.setattr(dialogs, "ask_restore_autosave", lambda *_a, **_k: dialogs.LATER)
+
+    def unexpected_side_question(*_a, **_k):  # a blocking dialog would hang the test instead
+        raise AssertionError("a single-label mask asked for its side: patch app.dialogs.ask_mask_side")
+
+    monkeypatch.setattr(dialogs, "ask_mask_side", unexpected_side_question)
+    return folder
+
+
 @pytest.fixture
 def head_path(tmp_path: Path) -> Path:
     """A small synthetic head (48x56x48, 4 mm, LIA storage) written as MGZ."""
@@ -83,5 +102,19 @@ def sample_window(qtbot, models_dir: Path, window):  # noqa: ANN001, ANN201
 
     window.resize(1400, 900)
     window.inference.refresh_models()
+    open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
+    return window
+
+
+@pytest.fixture
+def shipped_window(qtbot, window, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    """The window with the sample scan open and the shipped model (a real adult-sized T1 and the real
+    model: a few seconds a run, no training) as the only model."""
+    from app_helpers import open_and_wait
+    from volta_core.io import sample_scan_path
+
+    monkeypatch.setenv("VOLTA_MODELS_DIR", str(tmp_path / "no-user-models"))
+    window.inference.refresh_models()
+    assert window.inference.selected_bundle().name == "volta3d-hippocampus"
     open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
     return window

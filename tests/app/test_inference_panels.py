@@ -37,7 +37,7 @@ def _prediction_segmentation(warnings: tuple[str, ...]) -> Segmentation:
         volumes_ml={"left": 0.008, "right": 0.012, "total": 0.02}, icv_ml=None, relative_volumes=None,
         asymmetry_index=-0.4,
         classification={"sex": ClassResult("sex", True, 0.73, "M"), "ad": ClassResult("ad", False, None, "AD")},
-        quality=QualityReport(0.41, False, -0.2, 2.5, warnings),
+        quality=QualityReport(0.31, False, -0.2, 2.5, warnings),
         model=ModelInfo("demo", "2026-01-01", "v1", "/b"), device="CPU", scan="s")
     return Segmentation("demo", labels, volume.affine, display_index(volume, display.affine, display.shape),
                         prediction)
@@ -56,7 +56,8 @@ def test_results_panel_shows_numbers_warnings_and_caveat(qtbot) -> None:
     assert panel.values["Left hippocampus"].text() == "0.008 mL (ICV not available)"
     assert panel.values["P(male)"].text() == "0.73"
     assert panel.values["P(Alzheimer's disease)"].text() == "not trained: fine-tune on your data"
-    assert panel.values["Registration quality"].text() == "0.410 (did not converge)"
+    assert panel.values["Registration quality"].text().startswith("0.310 (did not converge)")
+    assert "below 0.35" in panel.values["Registration quality"].text()  # QUALITY_WARNING_THRESHOLD
     assert panel.values["OOD score"].text().startswith("2.50")
     lines = panel.warnings_widget.findChildren(QWidget, "quality_warning")
     assert len(lines) == 2

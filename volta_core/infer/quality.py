@@ -7,11 +7,14 @@ import numpy as np
 from volta_core.io.volume import Volume
 from volta_core.preprocess.normalize import foreground_mask
 from volta_core.preprocess.pipeline import Preprocessed
+from volta_core.preprocess.register import QUALITY_WARNING_THRESHOLD
 from volta_core.preprocess.resample import resample_array
 from volta_core.preprocess.template import Template
 
-REGISTRATION_FAILED = 0.35  # NCC with the template below this: the alignment cannot be trusted
-NOT_A_HEAD = 0.15           # ... below this, and not head-sized either: not a brain scan at all
+# Registration quality below QUALITY_WARNING_THRESHOLD (volta_core.preprocess.register, the one
+# place it is set) is shown as doubtful; below NOT_A_HEAD the alignment has failed outright, and
+# when the foreground is not head-sized either, the image does not resemble a brain at all.
+NOT_A_HEAD = 0.15
 #: a head (or a skull-stripped brain) spans at least this many mm along its two longest axes ...
 HEAD_MIN_EXTENT_MM = 100.0
 #: ... and at most this many along every axis (larger: a body or a wrong voxel size)
@@ -88,10 +91,13 @@ def quality_warnings(
     warnings: list[str] = []
     if registration_quality is not None and registration_quality < NOT_A_HEAD and not head_like:
         warnings.append("not a head: the image does not resemble a brain MRI; results are meaningless")
-    elif registration_quality is not None and registration_quality < REGISTRATION_FAILED:
+    elif registration_quality is not None and registration_quality < NOT_A_HEAD:
         warnings.append(f"registration failed: the scan could not be aligned to the template (quality "
-                        f"{registration_quality:.2f} < {REGISTRATION_FAILED}), so the masks and volumes are "
-                        f"meaningless; {REGISTRATION_HINT}")
+                        f"{registration_quality:.2f}), so the masks and volumes are meaningless; {REGISTRATION_HINT}")
+    elif registration_quality is not None and registration_quality < QUALITY_WARNING_THRESHOLD:
+        warnings.append(f"registration doubtful: alignment to the template is poor (quality "
+                        f"{registration_quality:.2f}, below {QUALITY_WARNING_THRESHOLD:.2f}); check the mask "
+                        f"before using the volumes; if it is off, {REGISTRATION_HINT}")
     elif registration_converged is False:
         warnings.append("registration did not fully converge; check the mask")
     if template_correlation is not None and template_correlation < 0:

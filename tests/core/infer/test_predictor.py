@@ -65,7 +65,7 @@ def test_noise_is_not_a_head(predictor, template_scan):
     rng = np.random.default_rng(0)
     noise = rng.random(template_scan.shape, dtype=np.float32)
     pred = predictor.predict(template_scan.with_data(noise))
-    assert any(w.startswith(("not a head", "registration failed")) for w in pred.quality.warnings)
+    assert any(w.startswith(("not a head", "registration doubtful")) for w in pred.quality.warnings)
 
 
 def test_cancel_stops_before_any_work(predictor, template_scan):
