@@ -59,6 +59,16 @@ def result_help(key: str) -> str:
             f"{t['not_a_head']:.2f} the image does not look like a head. The shipped model's test scans give "
             "0.63-0.88 (fsaverage 0.74, with a strong bias field 0.63, MNI152 0.88). A poor alignment puts the model's input region off the "
             "hippocampi: check the mask."),
+        "Left amygdala": "Volume of the left amygdala in mL (models that segment it). Like the hippocampus "
+                         "volumes, from the labelled voxels on the scan's own grid.",
+        "Right amygdala": "Volume of the right amygdala in mL (models that segment it).",
+        "Left inferior lateral ventricle": "Volume of the left inferior lateral ventricle (temporal horn) in mL. "
+                                           "It widens as the hippocampus shrinks.",
+        "Right inferior lateral ventricle": "Volume of the right inferior lateral ventricle (temporal horn) in mL.",
+        "HOC": "Hippocampal occupancy per side: hippocampus / (hippocampus + inferior lateral ventricle), "
+               "from 0 to 1, no unit. It falls as the hippocampus shrinks and the temporal horn widens "
+               "(an atrophy marker that commercial volumetry reports). Only for models that segment the "
+               "inferior lateral ventricle. Compare it with other scans measured by the same model.",
         "Template correlation": "Signed correlation of the preprocessed scan with the template's T1 inside the "
                                 "brain (-1 to 1). Negative means inverted, T2-like contrast: the model was "
                                 "trained for T1-weighted scans and a warning is shown.",

@@ -8,7 +8,11 @@ from app.state.segmentation import LEFT, RIGHT, Segmentation
 from app.state.signal import Signal
 
 #: Colours used for the two hippocampi everywhere (slice overlays, 3D meshes, report, panels).
-DEFAULT_COLORS: dict[int, tuple[float, float, float]] = {LEFT: (1.0, 0.55, 0.1), RIGHT: (0.15, 0.8, 1.0)}
+DEFAULT_COLORS: dict[int, tuple[float, float, float]] = {
+    LEFT: (1.0, 0.55, 0.1), RIGHT: (0.15, 0.8, 1.0),   # hippocampus
+    3: (0.95, 0.3, 0.75), 4: (0.6, 0.45, 1.0),         # amygdala (models that segment it)
+    5: (1.0, 0.95, 0.3), 6: (0.3, 1.0, 0.6),           # inferior lateral ventricle
+}
 #: A second model's labels get other hues so two predictions can be told apart.
 ALTERNATE_COLORS: dict[int, tuple[float, float, float]] = {LEFT: (1.0, 0.2, 0.55), RIGHT: (0.45, 1.0, 0.35)}
 

@@ -14,6 +14,18 @@ Prediction = Any
 RESEARCH_LINE = "For research use only. Not for diagnosis."
 
 
+def _hoc(volumes: dict[str, float]) -> dict[str, float] | None:
+    """Hippocampal occupancy per side, hippocampus / (hippocampus + inferior lateral ventricle)."""
+    if "inferior_lateral_ventricle_left" not in volumes:
+        return None
+    out = {}
+    for side in ("left", "right"):
+        total = volumes[side] + volumes[f"inferior_lateral_ventricle_{side}"]
+        if total > 0:
+            out[side] = volumes[side] / total
+    return out
+
+
 def _asymmetry(left: float, right: float) -> float | None:
     mean = (left + right) / 2.0
     return None if mean <= 0 else (left - right) / mean
@@ -40,7 +52,7 @@ def corrected_prediction(segmentation: Segmentation) -> Prediction:
     icv = prediction.icv_ml
     relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}
     return replace(prediction, labels=segmentation.labels, volumes_ml=volumes, relative_volumes=relative,
-                   asymmetry_index=_asymmetry(volumes["left"], volumes["right"]))
+                   asymmetry_index=_asymmetry(volumes["left"], volumes["right"]), hoc=_hoc(volumes))
 
 
 def _volume_rows(prediction: Prediction, suffix: str, pct: Any) -> list[tuple[str, str]]:
@@ -50,8 +62,22 @@ def _volume_rows(prediction: Prediction, suffix: str, pct: Any) -> list[tuple[st
         (f"Right hippocampus{suffix}", f"{v['right']:.3f} mL ({pct('right')})"),
         (f"Total{suffix}", f"{v['total']:.3f} mL ({pct('total')})"),
         ("Asymmetry index", "-" if prediction.asymmetry_index is None else f"{prediction.asymmetry_index:+.3f}"),
+        *_structure_rows(prediction, suffix, pct),
         ("ICV estimate", "-" if prediction.icv_ml is None else f"{prediction.icv_ml:.0f} mL"),
     ]
+
+
+def _structure_rows(prediction: Prediction, suffix: str, pct: Any) -> list[tuple[str, str]]:
+    """Amygdala and inferior lateral ventricle volumes and HOC, for a model that segments them."""
+    v, rows = prediction.volumes_ml, []
+    for key, name in (("amygdala", "amygdala"), ("inferior_lateral_ventricle", "inferior lateral ventricle")):
+        for side in ("left", "right"):
+            if f"{key}_{side}" in v:
+                rows.append((f"{side.capitalize()} {name}{suffix}", f"{v[f'{key}_{side}']:.3f} mL"))
+    hoc = getattr(prediction, "hoc", None)
+    if hoc is not None:
+        rows.append(("HOC", ", ".join(f"{side} {hoc[side]:.2f}" for side in ("left", "right") if side in hoc) or "-"))
+    return rows
 
 
 def result_rows(segmentation: Segmentation, intended_use: str = "research use only, not for diagnosis") -> ResultRows:
