@@ -46,7 +46,9 @@ def panel(qtbot, training_dirs):
     win.resize(1280, 800)
     win.show()
     qtbot.waitExposed(win)
-    return win.training.show_panel()
+    yield win.training.show_panel()
+    win.close()  # close (and stop its timers and VTK views) before the next test builds a window
+    qtbot.wait(50)
 
 
 @pytest.mark.parametrize("task", ["seg", "sex", "ad", "pretrain"])
