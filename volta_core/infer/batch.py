@@ -209,10 +209,27 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
         except PredictionError as exc:
             error = str(exc)
         except MemoryError:
-            error = f"not enough memory to process '{scan.path.name}'; close other programs or use a smaller scan"
+            error = _out_of_memory(scan.path.name)
         except Exception as exc:  # noqa: BLE001 - one bad scan must not stop a batch; the row says what happened
-            error = f"unexpected error on '{scan.path.name}': {type(exc).__name__}: {exc}"
+            if _is_out_of_memory(exc):  # SimpleITK/ITK and torch report it as a RuntimeError with C++ internals
+                error = _out_of_memory(scan.path.name)
+            else:
+                error = f"unexpected error on '{scan.path.name}': {type(exc).__name__}: {exc}"
     record.status = STATUS_FAILED
     record.error = one_line(error)
     record.row = failure_row(stem, error, source=str(scan.path), seconds=time.perf_counter() - started)
     return record
+
+
+_OOM_MARKERS = ("failed to allocate memory", "out of memory", "std::bad_alloc", "cannot allocate memory",
+                "defaultcpuallocator: can't allocate memory")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _OOM_MARKERS)
+
+
+def _out_of_memory(name: str) -> str:
+    return (f"not enough memory to process '{name}': close other programs, run with --threads 1, "
+            "or use a machine with more memory")

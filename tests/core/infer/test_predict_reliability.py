@@ -321,3 +321,26 @@ def test_rows_are_sorted_and_complete_csv(tmp_path: Path, tiny_bundle: Path):
         table = list(csv.reader(handle))
     assert [r[0] for r in table[1:]] == ["a", "b"] and all(len(r) == len(table[0]) for r in table)
 
+
+
+def test_out_of_memory_is_one_clear_line_not_itk_internals(tmp_path: Path):
+    """Item 14 (predict half): under a 1.4 GB address-space limit the shipped model loads but the
+    scan's images cannot be allocated; SimpleITK reports that as a RuntimeError naming its build
+    tree. The row and stderr must say 'not enough memory' and what to do instead."""
+    import resource
+
+    from volta_core.io import sample_scan_path
+
+    limit = 1_400_000_000
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    bundle = Path(__file__).resolve().parents[3] / "resources" / "models" / "volta3d-hippocampus"
+    proc = predict(sample_scan_path(), "--out", tmp_path / "o", model=bundle, preexec_fn=cap)
+    assert_no_traceback(proc)
+    assert proc.returncode == 1, proc.stderr[-2000:]  # the scan failed (the limit is below its needs)
+    assert "not enough memory to process 'fsaverage_T1.mgz'" in proc.stderr
+    assert "SimpleITK-build" not in proc.stderr and "itk" not in proc.stderr.lower()
+    row = rows(tmp_path / "o")["fsaverage_T1"]
+    assert row["status"] == "failed" and row["error"].startswith("not enough memory")
