@@ -77,7 +77,7 @@ def test_a_participants_file_that_is_not_utf8_is_named(cls_data, tmp_path):
     shutil.copytree(cls_data, data)
     tsv = data / "participants.tsv"
     tsv.write_bytes(tsv.read_bytes() + "sub-099\tF\tCN\tJosé\n".encode("latin-1"))
-    with pytest.raises(ManifestError, match="participants.tsv is not UTF-8") as info:
+    with pytest.raises(ManifestError, match="participants.tsv: it is not UTF-8") as info:
         index_bids(data)
     assert str(tsv) in str(info.value) and "UTF-8" in str(info.value)
     report = validate_dataset(data, "sex")
