@@ -6,29 +6,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.state.segmentation import Segmentation
+# the formulas live in the core; volta_core.infer.prediction is numpy-only (volta_core.infer
+# imports torch lazily, so app.state stays torch-free: import-linter contract)
+from volta_core.infer.prediction import asymmetry_index, hippocampal_occupancy
 
-# A ``volta_core.infer.Prediction``: not imported, not even for type checking, because
-# volta_core.infer imports torch and app.state must stay torch-free (import-linter contract).
-Prediction = Any
+Prediction = Any  # a volta_core.infer.Prediction
 
 RESEARCH_LINE = "For research use only. Not for diagnosis."
-
-
-def _hoc(volumes: dict[str, float]) -> dict[str, float] | None:
-    """Hippocampal occupancy per side, hippocampus / (hippocampus + inferior lateral ventricle)."""
-    if "inferior_lateral_ventricle_left" not in volumes:
-        return None
-    out = {}
-    for side in ("left", "right"):
-        total = volumes[side] + volumes[f"inferior_lateral_ventricle_{side}"]
-        if total > 0:
-            out[side] = volumes[side] / total
-    return out
-
-
-def _asymmetry(left: float, right: float) -> float | None:
-    mean = (left + right) / 2.0
-    return None if mean <= 0 else (left - right) / mean
 
 
 @dataclass(frozen=True)
@@ -52,7 +36,8 @@ def corrected_prediction(segmentation: Segmentation) -> Prediction:
     icv = prediction.icv_ml
     relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}
     return replace(prediction, labels=segmentation.labels, volumes_ml=volumes, relative_volumes=relative,
-                   asymmetry_index=_asymmetry(volumes["left"], volumes["right"]), hoc=_hoc(volumes))
+                   asymmetry_index=asymmetry_index(volumes["left"], volumes["right"]),
+                   hoc=hippocampal_occupancy(volumes))
 
 
 def _volume_rows(prediction: Prediction, suffix: str, pct: Any) -> list[tuple[str, str]]:

@@ -8,30 +8,12 @@ import numpy as np
 
 from app.state.display_grid import DisplayIndex
 from app.state.signal import Signal
+from volta_core.infer.prediction import label_volumes_ml
 
-# A ``volta_core.infer.Prediction``: not imported, not even for type checking, because
-# volta_core.infer imports torch and app.state must stay torch-free (import-linter contract).
-Prediction = Any
+Prediction = Any  # a volta_core.infer.Prediction
 
 LEFT, RIGHT = 1, 2
 LABEL_NAMES = {0: "background", LEFT: "left hippocampus", RIGHT: "right hippocampus"}
-
-
-#: labels after the hippocampus (3/4, 5/6) as ``volta_core.infer.prediction.EXTRA_STRUCTURES`` has them
-EXTRA_STRUCTURES = ("amygdala", "inferior_lateral_ventricle")
-
-
-def volumes_ml(labels: np.ndarray, affine: np.ndarray, n_classes: int = 3) -> dict[str, float]:
-    """Left/right/total hippocampus volume in mL, and ``<structure>_left/_right`` for a segmentation
-    with more classes (same arithmetic as ``label_volumes_ml``, without importing it)."""
-    voxel_ml = abs(float(np.linalg.det(np.asarray(affine)[:3, :3]))) / 1000.0
-    counts = np.bincount(labels.ravel(), minlength=max(3, n_classes))
-    left, right = float(counts[LEFT]) * voxel_ml, float(counts[RIGHT]) * voxel_ml
-    out = {"left": left, "right": right, "total": left + right}
-    for k, structure in enumerate(EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]):
-        out[f"{structure}_left"] = float(counts[3 + 2 * k]) * voxel_ml
-        out[f"{structure}_right"] = float(counts[4 + 2 * k]) * voxel_ml
-    return out
 
 
 class Segmentation:
@@ -112,7 +94,7 @@ class Segmentation:
     def volumes_ml(self) -> dict[str, float]:
         """Current (possibly corrected) volumes in mL."""
         n_classes = len(self.prediction.label_names) if getattr(self.prediction, "label_names", None) else 3
-        return volumes_ml(self.labels[self.box], self.affine, n_classes)
+        return label_volumes_ml(self.labels[self.box], self.affine, n_classes)
 
     def set_values(self, flat: np.ndarray, values: np.ndarray | int,
                    display_flat: np.ndarray | None = None) -> None:
