@@ -467,6 +467,11 @@ def adopt_init_settings(data: dict[str, Any], init: str | Path, overrides: list[
     return apply_overrides(out, overrides or [])
 
 
+def config_from_init(cfg: ConfigT, init: str | Path, overrides: list[str] | None = None) -> ConfigT:
+    """``cfg`` with the starting model's encoder and input settings (:func:`adopt_init_settings`)."""
+    return from_dict(type(cfg), adopt_init_settings(to_dict(cfg), init, overrides))
+
+
 def init_mismatch(cfg: Any, init: str | Path) -> str | None:
     """Why the starting model's weights cannot initialise ``cfg``'s encoder (``None``: they can).
 

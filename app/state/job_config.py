@@ -110,10 +110,8 @@ def resolve(task: str, text: str, overrides: list[str] | None = None, init: str 
         ConfigError,
         FinetuneConfig,
         PretrainConfig,
-        adopt_init_settings,
-        from_dict,
+        config_from_init,
         load_config,
-        to_dict,
     )
 
     parse(text)
@@ -124,7 +122,7 @@ def resolve(task: str, text: str, overrides: list[str] | None = None, init: str 
         try:
             cfg = load_config(cls, path, list(overrides or []))
             if init:
-                cfg = from_dict(cls, adopt_init_settings(to_dict(cfg), init, list(overrides or [])))
+                cfg = config_from_init(cfg, init, list(overrides or []))
             return cfg
         except ConfigError as exc:
             raise JobConfigError(str(exc)) from exc

@@ -36,11 +36,9 @@ def _run(args: argparse.Namespace, out: Path) -> int:
     from volta_core.config import (
         ConfigError,
         FinetuneConfig,
-        adopt_init_settings,
-        from_dict,
+        config_from_init,
         init_mismatch,
         load_config,
-        to_dict,
     )
     from volta_core.data.synth.sources import MissingSourceError
     from volta_core.train.checkpoint import CheckpointError, CheckpointWriteError
@@ -59,7 +57,7 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         cfg.init = args.init or cfg.init
         if cfg.init and not args.resume:  # a resume takes everything from its run folder and checkpoint
             # the starting model's encoder and input settings, unless a key=value override says otherwise
-            cfg = from_dict(FinetuneConfig, adopt_init_settings(to_dict(cfg), cfg.init, args.overrides))
+            cfg = config_from_init(cfg, cfg.init, args.overrides)
             problem = init_mismatch(cfg, cfg.init)
             if problem:
                 return error(f"cannot start from {cfg.init}: {problem}", 2)

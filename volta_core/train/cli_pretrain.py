@@ -29,11 +29,9 @@ def _run(args: argparse.Namespace, out: Path) -> int:
     from volta_core.config import (
         ConfigError,
         PretrainConfig,
-        adopt_init_settings,
-        from_dict,
+        config_from_init,
         init_mismatch,
         load_config,
-        to_dict,
     )
     from volta_core.model.ssl import NonFiniteLossError
     from volta_core.data.synth.sources import MissingSourceError
@@ -49,7 +47,7 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         cfg = load_config(PretrainConfig, config_source(args.config, out, args.resume), args.overrides)
         cfg.init = args.init or cfg.init
         if cfg.init and not args.resume:  # a resume takes everything from its run folder and checkpoint
-            cfg = from_dict(PretrainConfig, adopt_init_settings(to_dict(cfg), cfg.init, args.overrides))
+            cfg = config_from_init(cfg, cfg.init, args.overrides)
             problem = init_mismatch(cfg, cfg.init)
             if problem:
                 return error(f"cannot start from {cfg.init}: {problem}", 2)
