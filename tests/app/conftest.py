@@ -118,3 +118,15 @@ def shipped_window(qtbot, window, tmp_path, monkeypatch):  # noqa: ANN001, ANN20
     assert window.inference.selected_bundle().name == "volta3d-hippocampus"
     open_and_wait(qtbot, window, sample_scan_path(), timeout=60_000)
     return window
+
+
+@pytest.fixture
+def training_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Runs and models in temporary folders; every training process is ended at teardown."""
+    from training_helpers import kill_leftover_jobs
+
+    runs, models = tmp_path / "runs", tmp_path / "models"
+    monkeypatch.setenv("VOLTA_RUNS_DIR", str(runs))
+    monkeypatch.setenv("VOLTA_MODELS_DIR", str(models))
+    yield runs, models
+    kill_leftover_jobs(runs)

@@ -11,7 +11,7 @@ import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QWheelEvent
 from PyQt6.QtWidgets import QApplication
-from training_helpers import STEP_TIMEOUT_MS, kill_leftover_jobs, launch
+from training_helpers import STEP_TIMEOUT_MS, launch
 
 from volta_core.data.synthetic import write_synthetic_bids
 
@@ -25,15 +25,6 @@ BUNDLED = ROOT / "resources" / "models" / "volta3d-hippocampus"
 def lab_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six synthetic subjects with masks, sexes and diagnoses (enough for the default 20 % split)."""
     return write_synthetic_bids(tmp_path_factory.mktemp("lab") / "bids", 6, shape=40, spacing=2.5)
-
-
-@pytest.fixture
-def training_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    runs, models = tmp_path / "runs", tmp_path / "models"
-    monkeypatch.setenv("VOLTA_RUNS_DIR", str(runs))
-    monkeypatch.setenv("VOLTA_MODELS_DIR", str(models))
-    yield runs, models
-    kill_leftover_jobs(runs)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from app_helpers import open_and_wait
-from training_helpers import STEP_TIMEOUT_MS, fill_form, kill_leftover_jobs, launch
+from training_helpers import STEP_TIMEOUT_MS, fill_form, launch
 
 from app.state.job_progress import format_duration
 from volta_core.data.synthetic import write_synthetic_bids
@@ -23,16 +23,6 @@ pytestmark = pytest.mark.gui
 def seg_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four synthetic subjects with masks, 40^3 at 2.5 mm."""
     return write_synthetic_bids(tmp_path_factory.mktemp("train") / "bids", 4, shape=40, spacing=2.5)
-
-
-@pytest.fixture
-def training_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Runs and models in temporary folders; every training process is ended at teardown."""
-    runs, models = tmp_path / "runs", tmp_path / "models"
-    monkeypatch.setenv("VOLTA_RUNS_DIR", str(runs))
-    monkeypatch.setenv("VOLTA_MODELS_DIR", str(models))
-    yield runs, models
-    kill_leftover_jobs(runs)
 
 
 @pytest.fixture
