@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PyQt6.QtCore import QEvent, QObject, QTimer
+from PyQt6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QApplication, QMainWindow
 
@@ -37,6 +37,15 @@ def grab_window(window: QMainWindow) -> QImage:
     """The window as shown on screen, OpenGL views included (``QWidget.grab`` misses them)."""
     screen = window.screen()
     return screen.grabWindow(int(window.winId())).toImage() if screen else window.grab().toImage()
+
+
+def wait_for(signal: Any, timeout_ms: int = 600_000) -> None:
+    """Run the event loop until ``signal`` fires (or ``timeout_ms`` passes): scripts that drive the
+    window (screenshots) wait for a scan to load or a prediction to finish this way."""
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
 
 
 class FirstPaintWatcher(QObject):

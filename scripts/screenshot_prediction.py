@@ -30,21 +30,14 @@ def main() -> int:
         from tests.helpers.tiny_models import train_template_segmenter
 
         bundle = train_template_segmenter(Path(tempfile.mkdtemp()), steps=150)
-    from PyQt6.QtCore import QEventLoop, QTimer
 
-    from app.startup import create_main_window
+    from app.startup import create_main_window, wait_for
     from volta_core.io import sample_scan_path
 
     app, window = create_main_window()
     window.resize(1600, 1000)
     window.show()
     window.create_views()
-
-    def wait_for(signal) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(600_000, loop.quit)
-        loop.exec()
 
     window.open_path(sample_scan_path())
     wait_for(window.scan_loaded)

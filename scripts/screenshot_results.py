@@ -37,22 +37,15 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
     args = parser.parse_args()
-    from PyQt6.QtCore import QEventLoop, QTimer
 
     from app.model_dialogs import ModelCardDialog
-    from app.startup import create_main_window, grab_window
+    from app.startup import create_main_window, grab_window, wait_for
     from volta_core.io import sample_scan_path
 
     app, window = create_main_window()
     window.resize(args.width, args.height)
     window.show()
     window.create_views()
-
-    def wait_for(signal) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(600_000, loop.quit)
-        loop.exec()
 
     window.open_path(sample_scan_path())
     wait_for(window.scan_loaded)
