@@ -196,7 +196,13 @@ def starting_heads(path: str | Path) -> StartingHeads | None:
 
 def init_task_head(model: torch.nn.Module, start: StartingHeads, task: str) -> int:
     """Start the task's own head from the starting model's trained one where it fits (a segmentation
-    fine-tune of a segmenter goes on from its decoder); returns the tensor count (0: a new head)."""
+    fine-tune of a segmenter goes on from its decoder); returns the tensor count (0: a new head).
+
+    A decoder for more structures keeps every tensor, and its output layer keeps the starting
+    model's classes as its leading rows: classes are numbered structure by structure (background,
+    then left/right of each, hippocampus first: ``fs_labels.structure_classes``), so a
+    hippocampus model's background/left/right start where they were and only the added
+    structures' rows start from scratch."""
     if task == "seg":
         prefix, module = "decoder.", getattr(model, "decoder", None)
     else:
@@ -205,8 +211,16 @@ def init_task_head(model: torch.nn.Module, start: StartingHeads, task: str) -> i
         return 0
     theirs = {k[len(prefix):]: v for k, v in start.state.items() if k.startswith(prefix)}
     own = module.state_dict()
-    # every tensor that fits: a decoder for more structures keeps all but its output layer
+    # every tensor that fits; an output layer for more classes takes the starting classes' rows
     fitting = {k: v for k, v in theirs.items() if k in own and v.shape == own[k].shape}
+    if task == "seg":
+        for k, v in theirs.items():
+            mine = own.get(k)
+            if (mine is not None and k not in fitting and v.ndim == mine.ndim and v.shape[1:] == mine.shape[1:]
+                    and v.shape[0] < mine.shape[0]):
+                grown = mine.clone()
+                grown[: v.shape[0]] = v
+                fitting[k] = grown
     if not fitting:
         return 0
     module.load_state_dict({**own, **fitting})

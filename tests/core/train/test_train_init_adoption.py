@@ -189,3 +189,20 @@ def test_a_segmentation_finetune_goes_on_from_the_trained_decoder(seg_data, tiny
     assert card.architecture["model"] == "segmenter"
     weight = "decoder.out.weight" if "decoder.out.weight" in start else sorted(k for k in start if k.startswith("decoder."))[-1]
     assert torch.allclose(state[weight], start[weight], atol=1e-6)  # lr ~ 0: still the starting decoder
+
+
+def test_a_decoder_for_more_structures_starts_with_the_bundled_hippocampus_classes() -> None:
+    from volta_core.train.task_models import init_task_head, starting_heads
+
+    cfg = adopted(FinetuneConfig, "recipe_seg_structures.yaml", BUNDLED)
+    model, _ = build_task_model(cfg)
+    start = starting_heads(BUNDLED)
+    assert start is not None and init_task_head(model, start, "seg") > 0
+    own = model.decoder.state_dict()
+    theirs = {k[len("decoder."):]: v for k, v in start.state.items() if k.startswith("decoder.")}
+    grown = [k for k, v in theirs.items() if own[k].shape != v.shape]
+    assert grown  # the output layer: 7 classes here, 3 in the bundle
+    for k in grown:
+        assert own[k].shape[0] == 7 and torch.equal(own[k][:3], theirs[k])  # background, left, right
+        assert not torch.equal(own[k][3:], torch.zeros_like(own[k][3:]))  # the new structures: fresh init
+    assert all(torch.equal(own[k], v) for k, v in theirs.items() if k not in grown)
