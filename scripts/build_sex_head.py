@@ -51,6 +51,7 @@ from volta_core.preprocess.pipeline import preprocess  # noqa: E402
 from volta_core.train.cv import subject_kfold  # noqa: E402
 from volta_core.train.linear_probe import (  # noqa: E402
     add_head,
+    calibrated,
     fit_probe,
     load_bundle_model,
     probe_features,
@@ -217,7 +218,9 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
         f"cross-validated AUROC is {cv['probe']['auroc']:.2f}, below head size alone "
         f"({cv['icv']['auroc']:.2f}): a weak, uncalibrated cue for research, never a finding; "
         "untested on other sites, ages and full-head scans beyond the bundled sample"]
-    head = probe_head_state(fit_probe(features, y, c=PROBE_C), embed_dim)
+    probe, slope, offset = calibrated(fit_probe(features, y, c=PROBE_C), results["oof_logit"], y)
+    metrics["sex"]["calibration"] = {"method": "Platt scaling on the out-of-fold logits", "slope": slope, "offset": offset}
+    head = probe_head_state(probe, embed_dim)
     return add_head(bundle, out / "bundle", "sex", head, head_card=head_card,
                     card_updates={"metrics": metrics, "training_data": training, "limitations": limitations})
 
@@ -270,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = read_participants(args.t1)
     ages = [float(rows[s]["age"]) for s in subjects if rows.get(s, {}).get("age", "n/a") not in ("", "n/a")]
-    results = {"cv": cv, "few_shot": shots, "n": {"subjects": len(y), "male": int(y.sum()), "female": int((1 - y).sum())},
+    p = np.clip(oof["probe"], 1e-6, 1 - 1e-6)
+    results = {"oof_logit": np.log(p / (1 - p)).tolist(), "cv": cv, "few_shot": shots, "n": {"subjects": len(y), "male": int(y.sum()), "female": int((1 - y).sum())},
                "probe_c": PROBE_C, "finetune_steps": args.finetune_steps, "seconds": time.time() - started}
     (args.out / "sex_head.json").write_text(json.dumps(results, indent=2))
     lines = ["| method (5-fold CV by subject, 72 real T1s) | AUROC (95 % CI) | per fold mean ± sd |", "|---|---|---|"]

@@ -109,6 +109,32 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, c: float = 0.05) -> P
     return Probe(mean, scale, w.detach().numpy().copy(), float(b.detach()))
 
 
+def calibrated(probe: Probe, held_out_logits: np.ndarray, labels: np.ndarray) -> tuple[Probe, float, float]:
+    """Platt scaling: the probe with its logit mapped through ``a * logit + b``, fitted on logits the
+    probe's fits gave to subjects they had *not* seen (out-of-fold), classes weighted to balance
+    (as the probe was: probabilities are for equal priors, not the training set's class ratio). A
+    probe that overfits gets ``a < 1``: its probabilities are pulled towards 0.5. Returns
+    ``(probe, a, b)``."""
+    z = torch.from_numpy(np.asarray(held_out_logits, dtype=np.float64))
+    t = torch.from_numpy(np.asarray(labels, dtype=np.float64))
+    n, n1 = float(len(t)), float(t.sum())
+    if n1 in (0.0, n):
+        raise ValueError("calibration needs examples of both classes")
+    weights = torch.where(t > 0, torch.tensor(n / (2 * n1)), torch.tensor(n / (2 * (n - n1)))).double()
+    ab = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([ab], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(ab[0] * z + ab[1], t, weight=weights)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    a, b = (float(v) for v in ab.detach())
+    return Probe(probe.mean, probe.scale, probe.weight * a, probe.bias * a + b), a, b
+
+
 def probe_head_state(probe: Probe, embed_dim: int) -> dict[str, torch.Tensor]:
     """The probe as a :class:`ClassificationHead` state (2 classes: softmax class 1 = the probe's
     probability). The standardisation is folded into the linear layer; the LayerNorm keeps its

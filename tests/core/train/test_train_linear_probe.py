@@ -69,3 +69,19 @@ def test_a_probe_written_as_the_sex_head_gives_the_probes_probability_and_keeps_
     sex = after.classification["sex"]
     assert sex.trained and 0.0 <= sex.probability <= 1.0 and sex.note == "test head"
     assert not after.classification["ad"].trained
+
+
+def test_calibration_pulls_an_overconfident_probe_towards_one_half() -> None:
+    from volta_core.train.linear_probe import calibrated
+
+    rng = np.random.default_rng(2)
+    y = np.array([1] * 20 + [0] * 40)
+    weak = rng.normal(size=(60, 30))
+    weak[:, 0] += 0.8 * y  # a weak signal among noise: a probe with little penalty overfits
+    probe = fit_probe(weak, y, c=10.0)
+    held_out = 5.0 * (y - 0.5) * 0.3 + rng.normal(size=60) * 3.0  # out-of-fold logits: noisy, too large
+    tempered, slope, _ = calibrated(probe, held_out, y)
+    assert 0.0 < slope < 1.0
+    assert np.abs(tempered.logit(weak)).mean() < np.abs(probe.logit(weak)).mean()
+    with pytest.raises(ValueError, match="both classes"):
+        calibrated(probe, held_out, np.zeros(60))
