@@ -198,7 +198,8 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
     n_m, n_f = int(y.sum()), int((1 - y).sum())
     seen = (f"adults {ages[0]:.0f}-{ages[1]:.0f}, one site (OpenNeuro ds002748), skull-stripped T1w, "
             f"{n_m} M / {n_f} F")
-    note = (f"weak cue: trained on {n_m + n_f} scans ({seen}); cross-validated AUROC "
+    where = f"{n_m + n_f} scans: {seen}"
+    note = (f"weak cue: trained on {where}; cross-validated AUROC "
             f"{cv['probe']['auroc']:.2f}, head size alone {cv['icv']['auroc']:.2f}")
     head_card = {**card.heads.get("sex", {}), "trained": True, "labels": {"0": "F", "1": "M"}, "note": note,
                  "method": "linear probe on the encoder's pooled tokens of the model's own view (template "
@@ -214,10 +215,10 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
     training = {**card.training_data, "sex": {"data": f"OpenNeuro ds002748 (CC0): {len(y)} real T1w scans, sex "
                                                        "from participants.tsv", "seen": seen}}
     limitations = [line for line in card.limitations if not line.startswith("P(male)")] + [
-        f"P(male) comes from a linear probe trained on {n_m + n_f} scans of one site ({seen}). Its "
-        f"cross-validated AUROC is {cv['probe']['auroc']:.2f}, below head size alone "
-        f"({cv['icv']['auroc']:.2f}): a weak, uncalibrated cue for research, never a finding; "
-        "untested on other sites, ages and full-head scans beyond the bundled sample"]
+        f"P(male) comes from a linear probe trained on {where}. Its cross-validated AUROC is "
+        f"{cv['probe']['auroc']:.2f}, below head size alone ({cv['icv']['auroc']:.2f}), and its "
+        "probabilities are calibrated on held-out folds of those scans only: a weak cue for research, "
+        "never a finding; untested on other sites, ages and full-head scans beyond the bundled sample"]
     probe, slope, offset = calibrated(fit_probe(features, y, c=PROBE_C), results["oof_logit"], y)
     metrics["sex"]["calibration"] = {"method": "Platt scaling on the out-of-fold logits", "slope": slope, "offset": offset}
     head = probe_head_state(probe, embed_dim)
@@ -295,8 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     check = Predictor.from_bundle(target, device="cpu")
     log(f"bundle with the sex head: {target} ({check.kind})")
     if args.install:
+        staging = args.install.with_name(args.install.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(target, staging)  # the old bundle stays whole until the new one is complete
         shutil.rmtree(args.install, ignore_errors=True)
-        shutil.copytree(target, args.install)
+        staging.rename(args.install)
         log(f"installed to {args.install}")
     return 0
 
