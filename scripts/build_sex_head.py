@@ -220,7 +220,12 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
         "probabilities are calibrated on held-out folds of those scans only: a weak cue for research, "
         "never a finding; untested on other sites, ages and full-head scans beyond the bundled sample"]
     probe, slope, offset = calibrated(fit_probe(features, y, c=PROBE_C), results["oof_logit"], y)
-    metrics["sex"]["calibration"] = {"method": "Platt scaling on the out-of-fold logits", "slope": slope, "offset": offset}
+    held_out = 1.0 / (1.0 + np.exp(-(slope * np.asarray(results["oof_logit"]) + offset)))
+    # the predictor clamps P(male) to what the head gave subjects it had not seen: an average
+    # brain (fsaverage, the sample scan) otherwise gets 0.01, a certainty nobody measured
+    head_card["probability_range"] = [round(float(held_out.min()), 3), round(float(held_out.max()), 3)]
+    metrics["sex"]["calibration"] = {"method": "Platt scaling on the out-of-fold logits", "slope": slope,
+                                     "offset": offset, "probability_range": head_card["probability_range"]}
     head = probe_head_state(probe, embed_dim)
     return add_head(bundle, out / "bundle", "sex", head, head_card=head_card,
                     card_updates={"metrics": metrics, "training_data": training, "limitations": limitations})

@@ -347,6 +347,10 @@ class Predictor:
             note = str(info.get("note", ""))
             trained = bool(info.get("trained", False)) and head in class_probs
             probability = float(class_probs[head][1]) if trained else None
+            if probability is not None and "probability_range" in info:
+                # never more certain than the head was on subjects it had not seen (its card says so)
+                low, high = (float(v) for v in info["probability_range"])
+                probability = min(max(probability, low), high)
             results[head] = ClassResult(head, trained, probability, POSITIVE_LABEL[head], note)
         return results
 

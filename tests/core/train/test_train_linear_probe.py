@@ -3,6 +3,7 @@ every other part of the bundle (segmentation, OOD statistics) exactly as it was.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def test_a_probe_written_as_the_sex_head_gives_the_probes_probability_and_keeps_
     assert np.allclose(p_head, probe.probability(feats[:4]), atol=1e-4)
     _, old_state = load_bundle(BUNDLED)
     _, new_state = load_bundle(out)
-    assert all(torch.equal(v, new_state[k]) for k, v in old_state.items())  # encoder and decoder unchanged
+    assert all(torch.equal(v, new_state[k]) for k, v in old_state.items()
+               if not k.startswith("heads.sex."))  # encoder, decoder and other heads unchanged
     assert (out / "ood_stats.safetensors").is_file()
 
     scan = load_volume(sample_scan_path())
@@ -68,6 +70,13 @@ def test_a_probe_written_as_the_sex_head_gives_the_probes_probability_and_keeps_
     assert after.volumes_ml == before.volumes_ml
     sex = after.classification["sex"]
     assert sex.trained and 0.0 <= sex.probability <= 1.0 and sex.note == "test head"
+    # a card's probability_range caps the certainty the head may claim
+    out_card = out / "model_card.json"
+    card_json = json.loads(out_card.read_text())
+    card_json["heads"]["sex"]["probability_range"] = [0.4, 0.45]
+    out_card.write_text(json.dumps(card_json))
+    capped = Predictor.from_bundle(out, "cpu").predict(scan).classification["sex"].probability
+    assert 0.4 <= capped <= 0.45
     assert not after.classification["ad"].trained
 
 
