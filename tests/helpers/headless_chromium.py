@@ -58,11 +58,11 @@ class HeadlessChromium:
         download_dir: where downloads (``Blob`` links clicked by the page) are saved.
         width, height: the page's viewport in CSS pixels.
         executable: the browser; default :func:`find_chromium`.
-        timeout_s: how long one command or wait may take.
+        timeout_s: how long one command or wait may take (generous: a loaded machine is slow).
     """
 
     def __init__(self, *, download_dir: Path | None = None, width: int = 1400, height: int = 1000,
-                 executable: str | None = None, timeout_s: float = 60.0) -> None:
+                 executable: str | None = None, timeout_s: float = 240.0) -> None:
         self.executable = executable or find_chromium()
         if self.executable is None:
             raise BrowserError("no chromium on PATH (Debian: apt-get install chromium)")
@@ -193,6 +193,12 @@ class HeadlessChromium:
             raise BrowserError(f"page script failed: {result['exceptionDetails'].get('text')} "
                                f"{result['exceptionDetails'].get('exception', {}).get('description', '')}")
         return result["result"].get("value")
+
+    def wait_images(self) -> list[int]:
+        """Wait until every image of the page has loaded or failed; their natural widths (0: failed)."""
+        return self.evaluate(
+            "Promise.all(Array.from(document.images).map(i => i.complete ? 0 : new Promise(r => "
+            "{ i.onload = i.onerror = r; }))).then(() => Array.from(document.images).map(i => i.naturalWidth))")
 
     def click(self, selector: str) -> None:
         """A left mouse click in the middle of the first element matching ``selector``."""

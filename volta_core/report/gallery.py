@@ -12,6 +12,7 @@ import hashlib
 import html
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,7 +63,9 @@ def write_gallery(out_html: Path, rows: list[dict[str, Any]], *, title: str) -> 
             raise ValueError(f"scan '{scan_id}' appears twice in the gallery rows")
         scan_ids.append(scan_id)
     config = {"storageKey": storage_key(title, scan_ids), "title": title}
-    cards = "\n".join(_card(number, scan_id, row) for number, (scan_id, row) in enumerate(zip(scan_ids, rows)))
+    out_html = Path(out_html)
+    cards = "\n".join(_card(number, scan_id, row, out_html.parent)
+                      for number, (scan_id, row) in enumerate(zip(scan_ids, rows)))
     page = _PAGE.format(
         title=html.escape(title),
         css=CSS,
@@ -71,7 +74,6 @@ def write_gallery(out_html: Path, rows: list[dict[str, Any]], *, title: str) -> 
         cards=cards or "",
         marks_file=MARKS_FILE,
     )
-    out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     return write_text_atomically(out_html, page)
 
@@ -132,7 +134,19 @@ def read_marks(tsv: Path) -> dict[str, dict[str, str]]:
     return marks
 
 
-def _card(number: int, scan_id: str, row: dict[str, Any]) -> str:
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's header, or None (missing or not a PNG)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _card(number: int, scan_id: str, row: dict[str, Any], folder: Path) -> str:
     failed = is_failed(row)
     warnings = as_warnings(row.get("warnings", row.get("qc_warnings")))
     classes = ["card"] + (["failed"] if failed else []) + (["has-warnings"] if warnings else [])
@@ -145,8 +159,10 @@ def _card(number: int, scan_id: str, row: dict[str, Any]) -> str:
     png = as_text(row.get("png"))
     if png:
         source = html.escape(quote(png.replace("\\", "/"), safe="/:@-._~"), quote=True)
+        size = _png_size(Path(os.path.normpath(folder / png)))  # known size: lazy loading does not move the cards under the mouse
+        dimensions = f' width="{size[0]}" height="{size[1]}"' if size else ""
         picture = (f'<a class="thumb" href="{source}" target="_blank" rel="noopener">'
-                   f'<img src="{source}" alt="QC picture of {html.escape(scan_id)}" loading="lazy"></a>')
+                   f'<img src="{source}"{dimensions} alt="QC picture of {html.escape(scan_id)}" loading="lazy"></a>')
     else:
         picture = f'<div class="noimg">{"failed: no QC picture" if failed else "no QC picture"}</div>'
     numbers = "".join(f"<dt>{html.escape(_short_name(key))}</dt><dd>{html.escape(text)}</dd>"

@@ -41,7 +41,7 @@ main { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr
 .badge.rating:empty { display: none; }
 .badge.rating.pass { background: var(--pass); color: #0d1117; }
 .badge.rating.fail { background: var(--fail); color: #0d1117; }
-.thumb img { width: 100%; display: block; border-radius: 4px; background: #111; }
+.thumb img { width: 100%; height: auto; display: block; border-radius: 4px; background: #111; }
 .noimg { height: 120px; display: flex; align-items: center; justify-content: center; color: var(--fail);
   background: #1a1012; border-radius: 4px; text-align: center; padding: 8px; }
 dl.numbers { display: grid; grid-template-columns: auto auto; gap: 0 10px; margin: 0; font-size: 12px; }
@@ -181,7 +181,7 @@ JS = r"""
     document.body.appendChild(link);
     link.click();
     link.remove();
-    setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 120000);  // a slow machine may start the download late
     const unrated = cards.length - rated;
     document.getElementById("exported").textContent = "exported " + rated + " marks" +
       (unrated ? " (" + unrated + " scans not rated, left out)" : "");

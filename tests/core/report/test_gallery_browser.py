@@ -56,9 +56,7 @@ def test_review_by_mouse_and_keys_then_export_round_trips(cohort: tuple[Path, li
     with HeadlessChromium(download_dir=tmp_path / "downloads", height=1400) as browser:
         browser.open(gallery.as_uri())
         assert browser.evaluate("document.body.dataset.ready") == "1"
-        loaded = browser.evaluate(
-            "Promise.all(Array.from(document.images).map(i => i.complete ? 0 : new Promise(r => "
-            "{ i.onload = i.onerror = r; }))).then(() => Array.from(document.images).map(i => i.naturalWidth))")
+        loaded = browser.wait_images()
         assert len(loaded) == 4 and min(loaded) > 300  # every QC picture found through its relative path
 
         browser.click("#scan-0 .rate.pass")  # mouse
@@ -85,6 +83,8 @@ def test_review_by_mouse_and_keys_then_export_round_trips(cohort: tuple[Path, li
             assert _visible(browser) == expected, name
 
         browser.click("#export")
+        assert browser.evaluate("document.getElementById('exported').textContent") == \
+            "exported 4 marks (1 scans not rated, left out)"
         exported = browser.wait_download()
         assert exported.name == "qc_marks.tsv"
         assert exported.read_text(encoding="utf-8").splitlines()[0] == "scan_id\tqc_rating\tqc_note"

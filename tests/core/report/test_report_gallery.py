@@ -133,3 +133,16 @@ def test_read_marks_names_what_is_wrong(tmp_path: Path, data: bytes, message: st
     with pytest.raises(ValueError, match=message) as caught:
         read_marks(_write(tmp_path, data))
     assert "qc_marks.tsv" in str(caught.value)
+
+
+def test_pictures_get_their_size_so_lazy_loading_does_not_shift_the_cards(tmp_path: Path) -> None:
+    from matplotlib.image import imsave
+
+    (tmp_path / "figures").mkdir()
+    imsave(tmp_path / "figures" / "a_qc.png", [[0.0] * 30] * 20)
+    rows = [{"scan_id": "a", "png": "../figures/a_qc.png", "status": "ok", "warnings": []},
+            {"scan_id": "b", "png": "../figures/missing.png", "status": "ok", "warnings": []}]
+    images = [attrs for tag, attrs in _parse(write_gallery(tmp_path / "qc" / "index.html", rows, title="t")).tags
+              if tag == "img"]
+    assert (images[0]["width"], images[0]["height"]) == ("30", "20")
+    assert "width" not in images[1]
