@@ -121,7 +121,7 @@ def gallery(out: Path, work: Path) -> None:
         browser.click("#scan-6 .rate.fail")
         browser.click("#scan-2")
         browser.evaluate("window.scrollTo(0, 0)")
-        browser.screenshot(out, full_page=False)
+        browser.screenshot(out, full_page=True)
     print(f"wrote {out}")
 
 
@@ -156,10 +156,13 @@ def group_report(out: Path, work: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "resources" / "screenshots")
+    parser.add_argument("--only", choices=("gallery", "report"), default=None, help="make one picture only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="volta-qc-shot-") as work:
-        gallery(args.out_dir / "qc_gallery.png", Path(work) / "gallery")
-        group_report(args.out_dir / "group_report.png", Path(work))
+        if args.only in (None, "gallery"):
+            gallery(args.out_dir / "qc_gallery.png", Path(work) / "gallery")
+        if args.only in (None, "report"):
+            group_report(args.out_dir / "group_report.png", Path(work))
     return 0
 
 

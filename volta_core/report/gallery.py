@@ -26,7 +26,8 @@ MARKS_COLUMNS = ("scan_id", "qc_rating", "qc_note")
 RATINGS = ("pass", "fail")
 #: row keys that are not numbers to show on the card
 _NOT_SHOWN = frozenset({"scan_id", "png", "status", "warnings", "qc_warnings", "error", "participant_id",
-                        "session_id", "source", "model", "device", "qc_rating", "qc_note", "sex", "group"})
+                        "session_id", "source", "model", "device", "qc_rating", "qc_note", "sex", "group",
+                        "seconds", "record"})
 
 
 def storage_key(title: str, scan_ids: list[str]) -> str:

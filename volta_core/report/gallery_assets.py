@@ -25,7 +25,7 @@ kbd { border: 1px solid #555; border-bottom-width: 2px; border-radius: 3px; padd
   font: 12px monospace; color: var(--text); }
 .notice { width: 100%; color: var(--warn); }
 .notice:empty { display: none; }
-main { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 12px; padding: 12px 16px; }
+main { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; padding: 12px 16px; }
 .card { background: var(--card); border: 2px solid #30363d; border-radius: 8px; padding: 8px;
   display: flex; flex-direction: column; gap: 6px; scroll-margin-top: 110px; }
 .card.has-warnings { border-color: var(--warn); }

@@ -57,7 +57,8 @@ def write_scan_qc(image: np.ndarray, labels: np.ndarray, zooms: tuple[float, flo
         labels: ``(X, Y, Z)`` integer label map on the same grid (0 = background).
         zooms: voxel size along each axis in mm.
         out_png: where to write; its folder is created if missing.
-        label_names: name of each label value (``label_names_for``: "left hippocampus", ...);
+        label_names: name of each label value (``label_names_for``: "left hippocampus", ...; keys
+            may be ints or digit strings);
             labels whose name contains "hippocampus" get a row of three views each, every label
             present gets an outline.
 
@@ -79,7 +80,8 @@ def write_scan_qc(image: np.ndarray, labels: np.ndarray, zooms: tuple[float, flo
         raise ValueError(f"zooms must be three positive voxel sizes in mm, got {tuple(zooms)}")
     labels = labels.astype(np.int64, copy=False)
     present = [int(v) for v in np.unique(labels) if v != 0]
-    names = {v: str(label_names.get(v, f"label {v}")) for v in present}
+    known = {int(k): str(v) for k, v in label_names.items()}  # keys may come as "1" from JSON
+    names = {v: known.get(v, f"label {v}") for v in present}
     colours = {v: label_colour(v, names[v]) for v in present}
     hippocampi = [v for v in present if "hippocampus" in names[v].lower()]
     window = _intensity_window(image)

@@ -103,8 +103,9 @@ def test_unknown_labels_get_a_fallback_colour_and_nan_voxels_are_shown(tmp_path:
     image, labels = qc_phantom(structures=(1, 2))
     labels[labels == 2] = 9  # a label the names table does not know
     image[0] = np.nan
-    out = write_scan_qc(image, labels, (2.0, 2.0, 2.0), tmp_path / "odd.png", {1: "left hippocampus"})
+    out = write_scan_qc(image, labels, (2.0, 2.0, 2.0), tmp_path / "odd.png", {"1": "left hippocampus"})
     assert _pixels_of(_rgb(out), label_colour(9, "label 9")) > 20
+    assert _pixels_of(_rgb(out), STRUCTURE_COLOURS["left hippocampus"]) > 20  # "1" from JSON is label 1
 
 
 def test_colours_match_the_app() -> None:
