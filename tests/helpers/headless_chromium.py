@@ -243,7 +243,7 @@ class HeadlessChromium:
             height = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)"))
             self.call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": height,
                                                              "deviceScaleFactor": 1, "mobile": False})
-            self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            self.evaluate("new Promise(r => setTimeout(r, 300))")  # layout at the new size (rAF may not run headless)
         data = self.call("Page.captureScreenshot", params)["data"]
         if full_page:
             self.call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
