@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.state.display_grid import DisplayIndex, display_index
 from app.state.image_stats import ImageStats
 from app.state.signal import Signal
 
@@ -47,6 +49,12 @@ class ImageLayer:
         # canonical_ras keeps sub-0.1-degree tilts of "non-oblique" scans: tolerate those.
         if np.abs(off_diagonal).max() > 2e-3 * np.abs(linear).max() or np.any(np.diag(linear) <= 0):
             raise ValueError("the display volume must be on a RAS-aligned grid (canonical_ras)")
+
+    @cached_property
+    def display_mapping(self) -> DisplayIndex:
+        """Which scan voxel each display voxel shows: built once per scan (the load worker builds
+        it), shared by every prediction and label map of this scan."""
+        return display_index(self.volume, self.display.affine, self.display.shape)
 
     @property
     def source(self) -> Path | None:
