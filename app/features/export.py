@@ -135,7 +135,7 @@ class ExportActions(QObject):
         layer = self.scene.image.layer
         if layer is None:
             return
-        scan, index = layer.volume, layer.display_mapping  # built once per scan
+        scan = layer.volume
 
         def work() -> tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]:
             from volta_core.io import load_volume
@@ -149,7 +149,7 @@ class ExportActions(QObject):
                 kind: LabelMapKind | UnknownLabelConvention = classify_label_map(np.unique(labels), app_labels)
             except UnknownLabelConvention as exc:
                 kind = exc
-            return labels, kind, index
+            return labels, kind, layer.display_mapping  # built once per scan, here if nothing needed it yet
 
         def done(result: tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]) -> None:
             if self.scene.image.layer is not layer:

@@ -21,13 +21,6 @@ from PyQt6.QtWidgets import (
 from app import model_dialogs
 from app.devices import DEVICES, available_devices
 from app.features.shell import Shell
-from app.state.layers import (
-    ALTERNATE_COLORS,
-    DEFAULT_COLORS,
-    LABELS,
-    PROBABILITY,
-    OverlayLayer,
-)
 from app.state.model_catalog import NO_MODEL, ModelEntry, available_models, find_bundles
 from app.state.scene import Scene
 from app.state.segmentation import LEFT, RIGHT, Segmentation
@@ -260,7 +253,7 @@ class InferenceController(QObject):
                                            "Put a bundle in your model folder or open one.")
             return
         request = PredictRequest(bundle, self.device, layer.volume, layer.display.affine, layer.display.shape,
-                                 layer.name, index=layer.display_mapping)
+                                 layer.name, display_mapping=lambda: layer.display_mapping)
         worker = PredictWorker(request, self._cache)
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
@@ -304,17 +297,10 @@ class InferenceController(QObject):
         self.last_outcome = outcome
         self.device_label.setText(f"Device: {outcome.device_name}")
         prediction = outcome.prediction
-        name = self._unique_name(prediction.model.name)
-        seg = Segmentation(name, prediction.labels, prediction.affine, outcome.index, prediction,
-                           outcome.probability, source=prediction.model.bundle, display=outcome.display_labels)
-        seg.intended_use = outcome.intended_use
-        others = [s for s in self.layers.segmentations() if s.is_prediction]
-        colors = dict(ALTERNATE_COLORS if others else DEFAULT_COLORS)
-        self.layers.add(OverlayLayer(f"{name} probability", PROBABILITY, seg, visible=False, opacity=0.7))
-        self.layers.add(OverlayLayer(f"{name} mask", LABELS, seg, opacity=0.5, colors=colors))
-        self.set_current(seg)
+        seg = self.scene.add_prediction(prediction, outcome.index, outcome.probability, outcome.display_labels,
+                                        outcome.intended_use)
         self.shell.note(f"{prediction.model.name}: left {prediction.volumes_ml['left']:.2f} mL, right "
-                         f"{prediction.volumes_ml['right']:.2f} mL in {outcome.seconds:.1f} s")
+                        f"{prediction.volumes_ml['right']:.2f} mL in {outcome.seconds:.1f} s")
         self.scene.prediction_added.emit(seg)
         self.prediction_added.emit(seg)
 
@@ -327,15 +313,6 @@ class InferenceController(QObject):
         self._finish()
         self.shell.note("Model run cancelled; earlier results are unchanged")
         self.run_cancelled.emit()
-
-    def _unique_name(self, name: str) -> str:
-        names = {s.name for s in self.layers.segmentations()}
-        if name not in names:
-            return name
-        n = 2
-        while f"{name} ({n})" in names:
-            n += 1
-        return f"{name} ({n})"
 
     # current segmentation and navigation ------------------------------------------------------
     def set_current(self, segmentation: Segmentation | None) -> None:

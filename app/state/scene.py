@@ -9,6 +9,7 @@ answering feature handles.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,8 @@ from app.state.cursor import CursorModel
 from app.state.display import DisplayOptions
 from app.state.edit_history import EditHistory
 from app.state.image_layer import ImageLayer, ImageModel
-from app.state.layers import LayerList
+from app.state.display_grid import DisplayIndex
+from app.state.layers import ALTERNATE_COLORS, DEFAULT_COLORS, LABELS, PROBABILITY, LayerList, OverlayLayer
 from app.state.mask_editor import MaskEditor
 from app.state.segmentation import Segmentation
 from app.state.signal import Request, Signal
@@ -80,6 +82,35 @@ class Scene:
         self.layers.clear()
         self.history.forget()
         self.set_current(None)
+
+    def add_prediction(self, prediction: Any, index: DisplayIndex, probability: np.ndarray,
+                       display_labels: np.ndarray, intended_use: str = "") -> Segmentation:
+        """A finished model run as a segmentation with a (hidden) probability layer and a mask layer
+        (a second model's mask in other colours), made current.
+
+        Args:
+            prediction: the ``volta_core.infer.Prediction``.
+            index: the scan's display mapping; probability, display_labels: ``(X, Y, Z)`` uint8 on it.
+            intended_use: the model card's intended use (the results panel and the report quote it).
+        """
+        name = self._unique_name(prediction.model.name)
+        seg = Segmentation(name, prediction.labels, prediction.affine, index, prediction, probability,
+                           source=prediction.model.bundle, display=display_labels)
+        seg.intended_use = intended_use
+        colors = dict(ALTERNATE_COLORS if self.predictions() else DEFAULT_COLORS)
+        self.layers.add(OverlayLayer(f"{name} probability", PROBABILITY, seg, visible=False, opacity=0.7))
+        self.layers.add(OverlayLayer(f"{name} mask", LABELS, seg, opacity=0.5, colors=colors))
+        self.set_current(seg)
+        return seg
+
+    def _unique_name(self, name: str) -> str:
+        names = {s.name for s in self.layers.segmentations()}
+        if name not in names:
+            return name
+        n = 2
+        while f"{name} ({n})" in names:
+            n += 1
+        return f"{name} ({n})"
 
     # navigation ---------------------------------------------------------------------------------
     def hippocampus_position(self, label: int) -> np.ndarray | None:

@@ -21,10 +21,8 @@ def load_layer(request: LoadRequest) -> ImageLayer:
     volume = load_volume(request.path, series_uid=request.series_uid,
                          volume_index=request.volume_index, nonfinite=request.nonfinite)
     display = canonical_ras(volume)
-    layer = ImageLayer(volume=volume, display=display, stats=ImageStats.from_array(display.data),
-                       name=display_name(request.path))
-    layer.display_mapping  # noqa: B018 - built here, off the GUI thread, once per scan
-    return layer
+    return ImageLayer(volume=volume, display=display, stats=ImageStats.from_array(display.data),
+                      name=display_name(request.path))
 
 
 class LoadWorker(QThread):

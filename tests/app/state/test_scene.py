@@ -89,3 +89,26 @@ def test_requests_are_answered_by_their_one_handler_or_the_default() -> None:
     request = Request(default=3)
     request.handle(None)
     assert request() == 3
+
+
+def test_a_second_prediction_gets_its_own_name_and_colours_and_becomes_current() -> None:
+    from app.state.layers import ALTERNATE_COLORS, DEFAULT_COLORS, PROBABILITY
+    from volta_core.infer.prediction import ModelInfo, Prediction, QualityReport
+
+    scene, layer = Scene(), _layer()
+    scene.image.set_layer(layer)
+    index, shape = layer.display_mapping, layer.volume.shape
+    labels = _segmentation(layer).labels
+    prediction = Prediction(
+        labels=labels, probabilities=np.zeros((3, *shape), np.float16), affine=layer.volume.affine,
+        volumes_ml={"left": 0.1, "right": 0.1, "total": 0.2}, icv_ml=None, relative_volumes=None,
+        asymmetry_index=0.0, classification={}, quality=QualityReport(0.8, True, 0.9, None, ()),
+        model=ModelInfo("tiny", "now", "v1", "/bundle"), device="CPU")
+    on_display = index.to_display(labels)
+    first = scene.add_prediction(prediction, index, np.zeros_like(on_display), on_display, "research only")
+    second = scene.add_prediction(prediction, index, np.zeros_like(on_display), on_display)
+    assert (first.name, second.name) == ("tiny", "tiny (2)") and first.intended_use == "research only"
+    assert scene.current is second and scene.predictions() == [first, second]
+    masks = [lay for lay in scene.layers if lay.kind == LABELS]
+    assert masks[0].colors[LEFT] == DEFAULT_COLORS[LEFT] and masks[1].colors[LEFT] == ALTERNATE_COLORS[LEFT]
+    assert all(not lay.visible for lay in scene.layers if lay.kind == PROBABILITY)
