@@ -1,72 +1,58 @@
-"""The main window: models, views, menus, the load flow and remembered settings."""
+"""The main window: the composition root. It builds the scene, the panels and one feature per menu
+group, gives each feature the scene and this window as its ``Shell``, and wires the panels to the
+scene. Nothing imports this module but the entry points (``app.startup``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+import numpy as np
+from PyQt6.QtCore import QByteArray, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PyQt6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QStackedWidget,
-    QWidget,
-)
+from PyQt6.QtWidgets import QLabel, QStackedWidget, QWidget
 
-from app import __version__, dialogs
-from app.actions import WindowActions
+from app.features.edit import EditActions
+from app.features.export import ExportActions
+from app.features.file import FileFeature
+from app.features.help import HelpFeature
+from app.features.inference import InferenceController
+from app.features.training import TrainingFeatures
+from app.features.unsaved_edits import UnsavedEdits
+from app.features.view import ViewFeature
 from app.icons import icon
 from app.panels.cursor_status import CursorStatus
 from app.panels.info_panel import InfoPanel
-from app.state import (
-    PRESETS,
-    CursorModel,
-    DisplayOptions,
-    ImageLayer,
-    ImageModel,
-    Layout,
-    RecentFiles,
-    preset_range,
-)
-from app.state.edit_history import EditHistory
-from app.state.layers import LayerList
-from app.state.mask_editor import MaskEditor
-from app.workers.load_request import LoadRequest
-from app.workers.load_worker import LoadWorker
+from app.panels.layers_panel import LayersPanel
+from app.panels.results_panel import ResultsPanel
+from app.panels.voxel_status import VoxelStatus
+from app.shell_window import ShellWindow
+from app.state import ImageLayer, Layout
+from app.state.scene import Scene
 
 if TYPE_CHECKING:
-    from app.viewers.view_grid import ViewGrid
+    from app.viewers.view_grid import ViewGrid  # VTK and pyvista: imported once the window shows
 
 TITLE = "VolTA-3D Studio"
 
 
-class MainWindow(QMainWindow):
-    """Owns the state models; everything else observes them.
+class MainWindow(ShellWindow):
+    """Composes the scene, the panels and the features (the ``Shell`` it gives them: ``ShellWindow``).
 
-    Signals ``scan_loaded(ImageLayer)`` and ``load_failed(Exception)`` fire after a load
-    finishes and the GUI has been updated (tests and the benchmark wait on them).
+    Signals ``scan_loaded(ImageLayer)`` and ``load_failed(Exception)`` (the File feature's) fire after
+    a load finishes and the GUI has been updated (tests and the benchmark wait on them).
     """
 
     scan_loaded = pyqtSignal(object)
     load_failed = pyqtSignal(object)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.settings = settings
-        self.image = ImageModel()
-        self.cursor = CursorModel()
-        self.display = DisplayOptions()
-        self.recent = RecentFiles(self._read_list("recent_files"))
-        self.layers = LayerList()
-        self.history = EditHistory()
-        self.editor = MaskEditor(self.history)
+        super().__init__(settings, parent)
+        self.scene = scene = Scene()
+        # the scene's parts by name, for scripts and tests that drive the window
+        self.image, self.cursor, self.display = scene.image, scene.cursor, scene.display
+        self.layers, self.history, self.editor = scene.layers, scene.history, scene.editor
         self.view_grid: ViewGrid | None = None
-        self._current: LoadRequest | None = None
-        self._workers: set[LoadWorker] = set()
 
         self.setWindowTitle(TITLE)
         self.setWindowIcon(icon("app"))
@@ -78,94 +64,67 @@ class MainWindow(QMainWindow):
         placeholder.setStyleSheet("background: #08090b; color: #7b8591; font-size: 15px;")
         self._stack.addWidget(placeholder)
         self.setCentralWidget(self._stack)
-        self.info_panel = InfoPanel(self.image, self)
-        # the right docks (results, layers) run to the bottom edge: a dock opened at the bottom (the
-        # training panel) takes space from the views, not from the results
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.info_panel)
         self._build_status_bar()
-        self.window_actions = WindowActions(self)
-        self.window_actions.view_menu.addAction(self.info_panel.toggleViewAction())
-        self._build_model_features()
-        self.image.changed.connect(self._on_image_changed)
-        self.recent.changed.connect(lambda paths: self.settings.setValue("recent_files", paths))
+        self._build_features()
+        self._build_panels()
+        scene.image.changed.connect(self._on_image_changed)
+        scene.reset_views_requested.connect(self.reset_views)
         self._closed = False
         self._restore_settings()
 
     # construction -----------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.cursor_status = CursorStatus(self.image, self.cursor, bar)
-        bar.addWidget(self.cursor_status, 1)
-        self.load_label = QLabel(bar)
-        self.load_label.setObjectName("load_label")
-        bar.addPermanentWidget(self.load_label)
-        self._load_label_timer = QTimer(self)
-        self._load_label_timer.setSingleShot(True)
-        self._load_label_timer.timeout.connect(self.load_label.clear)
-        self.progress = QProgressBar(bar)
-        self.progress.setRange(0, 0)  # busy indicator: readers report no progress
-        self.progress.setMaximumWidth(140)
-        self.progress.setMaximumHeight(14)
-        self.cancel_button = QPushButton("Cancel", bar)
-        self.cancel_button.clicked.connect(self.cancel_load)
-        for widget in (self.progress, self.cancel_button):
-            bar.addPermanentWidget(widget)
-            widget.hide()
+        self.cursor_status = CursorStatus(self.scene.image, self.scene.cursor, bar)
+        bar.insertWidget(0, self.cursor_status, 1)
 
-    def _build_model_features(self) -> None:
-        """Model menu, results and layers docks, edit and export actions (their own modules)."""
-        from app.edit_actions import EditActions
-        from app.export_actions import ExportActions
-        from app.inference_controller import InferenceController
-        from app.panels.layers_panel import LayersPanel
-        from app.panels.results_panel import ResultsPanel
-        from app.panels.voxel_status import VoxelStatus
-        from app.unsaved_edits import UnsavedEdits
+    def _build_features(self) -> None:
+        """One feature per menu group; the order fixes the order of items they share (toolbar, Model menu)."""
+        scene = self.scene
+        self.file = FileFeature(scene, self)
+        self.view_actions = ViewFeature(scene, self)
+        self.help = HelpFeature(self)
+        self.inference = InferenceController(scene, self)
+        self.edit_actions = EditActions(scene, self)
+        self.export_actions = ExportActions(scene, self)
+        self.unsaved_edits = UnsavedEdits(scene, self)
+        self.training = TrainingFeatures(scene, self)  # Training menu; the dock is built on first use
+        self.file.scan_loaded.connect(self.scan_loaded)
+        self.file.load_failed.connect(self.load_failed)
+        # scripts and tests drive these through the window
+        self.recent = self.file.recent
+        self.open_path, self.open_sample, self.close_scan = self.file.open_path, self.file.open_sample, \
+            self.file.close_scan
+        self.cancel_button = self.file.cancel_button
+        self.apply_preset = self.view_actions.apply_preset
+        self.clip_action, self.fade_action = self.view_actions.clip_action, self.view_actions.fade_action
 
-        self.inference = InferenceController(self)
-        self.results_panel = ResultsPanel(self.layers, self)
-        self.layers_panel = LayersPanel(self.layers, self)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.layers_panel)
+    def _build_panels(self) -> None:
+        """The docks (info, results, layers) and the voxel readout, wired to the scene."""
+        scene = self.scene
+        self.info_panel = InfoPanel(scene.image, self)
+        self.results_panel = ResultsPanel(scene.layers, self)
+        self.layers_panel = LayersPanel(scene.layers, self)
+        # the right docks (results, layers) run to the bottom edge: a dock opened at the bottom (the
+        # training panel) takes space from the views, not from the results
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        for dock in (self.info_panel, self.results_panel, self.layers_panel):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tabifyDockWidget(self.info_panel, self.results_panel)
         self.results_panel.raise_()
         self.resizeDocks([self.results_panel], [390], Qt.Orientation.Horizontal)
         self.resizeDocks([self.results_panel, self.layers_panel], [640, 230], Qt.Orientation.Vertical)
-        self.inference.current_changed.connect(
-            lambda seg: self.results_panel.set_current(seg, self.inference.intended_use.get(id(seg))))
+        scene.current_changed.connect(
+            lambda seg: self.results_panel.set_current(seg, seg.intended_use if seg is not None else ""))
+        self.results_panel.registry_requested.connect(self.training.show_registry)
         self.layers_panel.segmentation_selected.connect(self.inference.select)
-        self.layers_panel.remove_requested.connect(self.inference.remove)
-        self.edit_actions = EditActions(self)
-        self.export_actions = ExportActions(self)
-        self.unsaved_edits = UnsavedEdits(self)
-        self.voxel_status = VoxelStatus(self.image, self.cursor, self.layers, self.statusBar())
+        self.layers_panel.remove_requested.connect(scene.remove)
+        self.voxel_status = VoxelStatus(scene.image, scene.cursor, scene.layers, self.statusBar())
         self.statusBar().insertWidget(1, self.voxel_status)
-        menu = self.window_actions.view_menu
-        menu.addActions([self.results_panel.toggleViewAction(), self.layers_panel.toggleViewAction()])
-        self.clip_action = menu.addAction("3D &clipping plane at the cursor")
-        self.clip_action.setCheckable(True)
-        self.clip_action.toggled.connect(self._set_clipping)
-        self.fade_action = menu.addAction("&Fade the scan in 3D while surfaces are shown")
-        self.fade_action.setCheckable(True)
-        self.fade_action.setChecked(True)
-        self.fade_action.setToolTip("Make the head faint in the 3D view so the hippocampus surfaces inside it show")
-        self.fade_action.toggled.connect(self._set_fade)
-        from app.training.features import TrainingFeatures
-
-        self.training = TrainingFeatures(self)  # Training menu; the dock is built on first use
-
-    def _set_clipping(self, on: bool) -> None:
-        if self.view_grid is not None:
-            self.view_grid.volume_view.set_clipping(on)
-
-    def _set_fade(self, on: bool) -> None:
-        if self.view_grid is not None:
-            self.view_grid.volume_view.set_fade(on)
-
-    def note(self, text: str) -> None:
-        """A short-lived message in the status bar."""
-        self._note(text)
+        self.add_to_menu("&View", "panels", [self.toolbar("Main").toggleViewAction(),
+                                             self.info_panel.toggleViewAction(),
+                                             self.results_panel.toggleViewAction(),
+                                             self.layers_panel.toggleViewAction()])
 
     def create_views(self) -> None:
         """Build the VTK views (imports VTK and pyvista: called after the window is shown)."""
@@ -173,147 +132,30 @@ class MainWindow(QMainWindow):
             return
         from app.viewers.view_grid import ViewGrid
 
-        self.view_grid = ViewGrid(self.image, self.cursor, self.display, self._stack, self.layers, self.editor)
-        self.view_grid.volume_view.set_clipping(self.clip_action.isChecked())
-        self.view_grid.volume_view.set_fade(self.fade_action.isChecked())
+        scene = self.scene
+        self.view_grid = ViewGrid(scene.image, scene.cursor, scene.display, self._stack, scene.layers,
+                                  scene.editor)
         self._stack.addWidget(self.view_grid)
         self._stack.setCurrentWidget(self.view_grid)
-
-    # opening ----------------------------------------------------------------------------------
-    def open_file_dialog(self) -> None:
-        from volta_core.io import FILE_DIALOG_FILTER
-
-        path, _ = QFileDialog.getOpenFileName(self, "Open scan", self._last_folder(), FILE_DIALOG_FILTER)
-        if path:
-            self.open_path(path)
-
-    def open_dicom_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder", self._last_folder())
-        if folder:
-            self.open_path(folder)
-
-    def open_sample(self) -> None:
-        from volta_core.io import VolumeReadError, sample_scan_path
-
-        try:
-            path = sample_scan_path()
-        except VolumeReadError as exc:
-            dialogs.show_read_error(self, exc)
-            return
-        self.open_path(path)
-
-    def open_path(self, path: str | Path) -> None:
-        """Start loading ``path`` in a worker thread; the current scan stays until it succeeds.
-
-        Unsaved corrections of the open scan are offered for saving first (Cancel opens nothing).
-        """
-        if not self.unsaved_edits.confirm("open another scan"):
-            return
-        self.start_load(LoadRequest(Path(path)))
-
-    def start_load(self, request: LoadRequest) -> None:
-        self._current = request
-        worker = LoadWorker(request)
-        worker.loaded.connect(self._on_loaded)
-        worker.failed.connect(self._on_failed)
-        worker.finished.connect(lambda w=worker: self._forget_worker(w))
-        self._workers.add(worker)
-        self._set_busy(f"Loading {request.path.name}...")
-        worker.start()
-
-    def cancel_load(self) -> None:
-        """Forget the running load: its result will be ignored when it arrives."""
-        self._current = None
-        self._set_busy(None)
-        self._note("Loading cancelled")
-
-    @property
-    def is_loading(self) -> bool:
-        return self._current is not None
-
-    def _forget_worker(self, worker: LoadWorker) -> None:
-        self._workers.discard(worker)
-        worker.deleteLater()
-
-    def _set_busy(self, message: str | None) -> None:
-        self.progress.setVisible(message is not None)
-        self.cancel_button.setVisible(message is not None)
-        self._load_label_timer.stop()
-        self.load_label.setText(message or "")
-
-    def _note(self, text: str) -> None:
-        """A short-lived note beside the cursor readout (the readout itself is never hidden)."""
-        self.load_label.setText(text)
-        self._load_label_timer.start(5000)
-
-    def _on_loaded(self, request: LoadRequest, layer: ImageLayer, seconds: float) -> None:
-        if request is not self._current:
-            return  # cancelled or superseded
-        self._current = None
-        self._set_busy(None)
-        self.show_layer(layer)
-        self.recent.add(request.path)
-        took = f"{seconds:.2f} s" if seconds >= 1.0 else f"{seconds * 1000:.0f} ms"
-        self._note(f"Opened {layer.name} in {took}")
-        self.scan_loaded.emit(layer)
-
-    def show_layer(self, layer: ImageLayer) -> None:
-        """Make ``layer`` the shown scan: automatic window/level, cursor at its centre."""
-        low, high = preset_range(layer.stats, PRESETS[0])
-        self.display.set_range(low, high)
-        self.cursor.set_position(layer.center_voxel_world)
-        self.image.set_layer(layer)
-
-    def _on_failed(self, request: LoadRequest, error: BaseException) -> None:
-        from volta_core.io import (
-            FileAccessError,
-            MultipleSeriesError,
-            MultiVolumeError,
-            NonFiniteVoxelsError,
-            VolumeReadError,
-        )
-
-        if request is not self._current:
-            return
-        self._current = None
-        self._set_busy(None)
-        retry: LoadRequest | None = None
-        if isinstance(error, MultipleSeriesError):
-            uid = dialogs.choose_series(self, error.series)
-            retry = request.with_answer(series_uid=uid) if uid else None
-        elif isinstance(error, MultiVolumeError):
-            index = dialogs.choose_volume_index(self, error.n_volumes, request.path.name)
-            retry = request.with_answer(volume_index=index) if index is not None else None
-        elif isinstance(error, NonFiniteVoxelsError):
-            retry = request.with_answer(nonfinite="zero") if dialogs.confirm_replace_nonfinite(self, error) else None
-        elif isinstance(error, VolumeReadError):
-            if isinstance(error, FileAccessError):
-                self.recent.remove(request.path)  # moved or deleted: do not offer it again
-            dialogs.show_read_error(self, error)
-        else:
-            dialogs.show_unexpected_error(self, error)
-        if retry is not None:
-            self.start_load(retry)
-            return
-        self.load_failed.emit(error)
-
-    def close_scan(self) -> None:
-        if self.unsaved_edits.confirm("close the scan"):
-            self.image.set_layer(None)
-
-    # view actions -----------------------------------------------------------------------------
-    def apply_preset(self, preset: str) -> None:
-        layer = self.image.layer
-        if layer is not None:
-            self.display.set_range(*preset_range(layer.stats, preset))
-            self.window_actions.preset_box.setCurrentText(preset)
 
     def reset_views(self) -> None:
         if self.view_grid is not None:
             self.view_grid.reset_views()
 
-    def show_about(self) -> None:
-        dialogs.show_about(self, __version__)
+    def save_view_screenshots(self, folder: Path, center_world: np.ndarray,
+                              half_height_mm: float) -> dict[str, Path]:
+        if self.view_grid is None:
+            return {}
+        return self.view_grid.save_screenshots(folder, center_world, half_height_mm)
+
+    # scripts and tests ------------------------------------------------------------------------
+    @property
+    def is_loading(self) -> bool:
+        return self.file.is_loading
+
+    @property
+    def _workers(self) -> set:
+        return self.file._workers
 
     def _on_image_changed(self, layer: ImageLayer | None) -> None:
         if layer is None:
@@ -333,19 +175,9 @@ class MainWindow(QMainWindow):
         path = _dropped_path(event) if event is not None else None
         if path is not None:
             event.acceptProposedAction()  # type: ignore[union-attr]
-            self.open_path(path)
+            self.file.open_path(path)
 
     # settings and closing ---------------------------------------------------------------------
-    def _read_list(self, key: str) -> list[str]:
-        value = self.settings.value(key, [])
-        if isinstance(value, str):
-            return [value]
-        return [str(v) for v in value or []]
-
-    def _last_folder(self) -> str:
-        paths = self.recent.paths
-        return str(Path(paths[0]).parent) if paths else str(Path.home())
-
     def _restore_settings(self) -> None:
         s = self.settings
         geometry = s.value("window/geometry")
@@ -354,30 +186,32 @@ class MainWindow(QMainWindow):
         state = s.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        display = self.scene.display
         try:
-            self.display.set_layout(Layout(str(s.value("view/layout", Layout.GRID.value))))
-            self.display.set_main_view(str(s.value("view/main_view", "axial")))
+            display.set_layout(Layout(str(s.value("view/layout", Layout.GRID.value))))
+            display.set_main_view(str(s.value("view/main_view", "axial")))
         except ValueError:
             pass  # settings from another version: keep the defaults
-        self.display.set_radiological(str(s.value("view/radiological", "true")).lower() == "true")
-        self.display.set_show_crosshair(str(s.value("view/crosshair", "true")).lower() == "true")
+        display.set_radiological(str(s.value("view/radiological", "true")).lower() == "true")
+        display.set_show_crosshair(str(s.value("view/crosshair", "true")).lower() == "true")
 
     def save_settings(self) -> None:
         s = self.settings
+        display = self.scene.display
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
-        s.setValue("view/layout", self.display.layout.value)
-        s.setValue("view/main_view", self.display.main_view)
-        s.setValue("view/radiological", "true" if self.display.radiological else "false")
-        s.setValue("view/crosshair", "true" if self.display.show_crosshair else "false")
-        s.setValue("recent_files", self.recent.paths)
+        s.setValue("view/layout", display.layout.value)
+        s.setValue("view/main_view", display.main_view)
+        s.setValue("view/radiological", "true" if display.radiological else "false")
+        s.setValue("view/crosshair", "true" if display.show_crosshair else "false")
+        self.file.shutdown()
         s.sync()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         if self._closed:
             super().closeEvent(event)
             return
-        if not self.unsaved_edits.confirm("quit"):
+        if not self.scene.confirm_discard("quit"):
             if event is not None:
                 event.ignore()
             return
@@ -385,18 +219,13 @@ class MainWindow(QMainWindow):
         self.unsaved_edits.shutdown()
         self.training.shutdown()  # training jobs keep running: the next session re-attaches
         self.save_settings()
-        self._current = None
-        for worker in list(self._workers):
-            worker.wait(10_000)  # a reader cannot be interrupted; loads take seconds at most
         self.inference.shutdown()
         self.export_actions.wait()
         if self.view_grid is not None:
             self.view_grid.close_views()
-        self.info_panel.disconnect_models()
-        self.cursor_status.disconnect_models()
-        self.results_panel.disconnect_models()
-        self.layers_panel.disconnect_models()
-        self.voxel_status.disconnect_models()
+        for panel in (self.info_panel, self.cursor_status, self.results_panel, self.layers_panel,
+                      self.voxel_status):
+            panel.disconnect_models()
         super().closeEvent(event)
 
 

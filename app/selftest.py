@@ -64,7 +64,7 @@ class SelfTestReport:
 
 def cli_command() -> list[str]:
     """The command prefix that runs the ``volta`` command line in this installation (as training jobs do)."""
-    from app.state.jobs import volta_command
+    from app.jobs.launch import volta_command
 
     return volta_command([])
 

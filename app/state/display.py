@@ -35,6 +35,8 @@ class DisplayOptions:
         self._layout = Layout.GRID
         self._main_view = "axial"
         self._show_crosshair = True
+        self._clipping = False
+        self._fade = True
         self.changed = Signal()
 
     # window / level ---------------------------------------------------------------------------
@@ -107,6 +109,22 @@ class DisplayOptions:
 
     def set_show_crosshair(self, value: bool) -> None:
         self._set("show_crosshair", bool(value))
+
+    @property
+    def clipping(self) -> bool:
+        """The 3D view cuts the head with a plane through the cursor."""
+        return self._clipping
+
+    def set_clipping(self, value: bool) -> None:
+        self._set("clipping", bool(value))
+
+    @property
+    def fade(self) -> bool:
+        """The 3D view makes the head faint while hippocampus surfaces are shown."""
+        return self._fade
+
+    def set_fade(self, value: bool) -> None:
+        self._set("fade", bool(value))
 
     def _set(self, name: str, value: object) -> None:
         if getattr(self, f"_{name}") == value:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.state.display_grid import DisplayIndex, display_index
 from app.state.image_stats import ImageStats
 from app.state.signal import Signal
 
 if TYPE_CHECKING:  # volta_core.io pulls in nibabel, scipy and SimpleITK: not at start-up
     from volta_core.io import Volume
+
+_MAPPING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,20 @@ class ImageLayer:
         # canonical_ras keeps sub-0.1-degree tilts of "non-oblique" scans: tolerate those.
         if np.abs(off_diagonal).max() > 2e-3 * np.abs(linear).max() or np.any(np.diag(linear) <= 0):
             raise ValueError("the display volume must be on a RAS-aligned grid (canonical_ras)")
+
+    @property
+    def display_mapping(self) -> DisplayIndex:
+        """Which scan voxel each display voxel shows, shared by every prediction and label map of
+        this scan. Built once per scan, by the first worker that needs it (a model run or a label
+        map: seconds for a large scan, so neither the load nor the GUI thread pays for it)."""
+        mapping = self.__dict__.get("_display_mapping")
+        if mapping is None:
+            with _MAPPING_LOCK:  # a model run and a label map may ask at the same time
+                mapping = self.__dict__.get("_display_mapping")
+                if mapping is None:
+                    mapping = display_index(self.volume, self.display.affine, self.display.shape)
+                    self.__dict__["_display_mapping"] = mapping  # a cache beside the frozen fields
+        return mapping
 
     @property
     def source(self) -> Path | None:

@@ -46,6 +46,7 @@ class Segmentation:
         self.probability = probability
         self.source = source
         self.convention = ""  # a loaded label map: the convention it was read in (see label_conventions)
+        self.intended_use = ""  # a prediction: its model card's intended use (results panel, report)
         self.changed = Signal()
         self._saved: np.ndarray = self.original  # labels as last written to disk (or as predicted)
         self._box: tuple[slice, slice, slice] | None = None

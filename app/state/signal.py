@@ -34,3 +34,22 @@ class Signal:
 
     def __len__(self) -> int:
         return len(self._callbacks)
+
+
+class Request:
+    """A question one observer answers: ``handle(fn)`` sets the answerer, calling the request asks it.
+
+    Features ask through the scene (e.g. "may unsaved corrections be dropped?") without knowing
+    which feature answers; with nobody answering, the call returns ``default``.
+    """
+
+    def __init__(self, default: Any = None) -> None:
+        self._default = default
+        self._handler: Callable[..., Any] | None = None
+
+    def handle(self, handler: Callable[..., Any] | None) -> None:
+        """Make ``handler`` the one that answers (None: nobody does)."""
+        self._handler = handler
+
+    def __call__(self, *args: Any) -> Any:
+        return self._default if self._handler is None else self._handler(*args)

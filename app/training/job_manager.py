@@ -19,21 +19,11 @@ from PyQt6.QtCore import (
     pyqtSignal,
 )
 
-from app.state.jobs import (
-    MIN_FREE_BYTES,
-    STDERR_LOG,
-    STDOUT_LOG,
-    JobSpec,
-    RunLocationError,
-    TrainingJob,
-    check_run_location,
-    default_threads,
-    free_bytes,
-    scan_runs,
-    user_runs_dir,
-)
-from app.state.processes import kill_process, start_token
-from app.state.registry import RegistryError, register_bundle
+from app.jobs.launch import STDERR_LOG, STDOUT_LOG, JobSpec, default_threads, launch_environment
+from app.jobs.locations import MIN_FREE_BYTES, RunLocationError, check_run_location, free_bytes, user_runs_dir
+from app.jobs.processes import kill_process, start_token
+from app.jobs.registry import RegistryError, register_bundle
+from app.jobs.run_folder import TrainingJob, scan_runs
 
 
 class JobManager(QObject):
@@ -179,9 +169,8 @@ class JobManager(QObject):
         process.setStandardOutputFile(str(job.run_dir / STDOUT_LOG), QIODevice.OpenModeFlag.Append)
         process.setStandardErrorFile(str(job.run_dir / STDERR_LOG), QIODevice.OpenModeFlag.Append)
         env = QProcessEnvironment.systemEnvironment()
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env.insert(name, str(threads))  # the GUI keeps the remaining core(s)
-        env.insert("PYTHONUNBUFFERED", "1")
+        for name, value in launch_environment(threads).items():
+            env.insert(name, value)
         process.setProcessEnvironment(env)
         launched = time.time()
         ok, pid = process.startDetached()

@@ -17,7 +17,8 @@ from PyQt6.QtWidgets import (
 )
 
 from app.state.job_progress import format_duration
-from app.state.jobs import TASK_TITLES, TrainingJob
+from app.jobs.launch import TASK_TITLES
+from app.jobs.run_folder import TrainingJob
 from app.training.curves import CurvesView
 
 STATUS_COLORS = {"running": "#81c784", "starting": "#81c784", "stopping": "#ffb74d", "queued": "#90a4ae",

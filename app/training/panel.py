@@ -23,15 +23,12 @@ from PyQt6.QtWidgets import (
 )
 
 from app.dialogs import show_message_box
-from app.state.job_config import JobConfigError, get_value, resolve
+from app.jobs.estimate import estimate_epoch_seconds, same_setup
+from app.jobs.launch import TASK_TITLES, JobSpec
+from app.jobs.locations import RunLocationError
+from app.jobs.run_folder import TrainingJob
+from app.state.job_config import JobConfigError, resolve
 from app.state.job_progress import format_duration
-from app.state.jobs import (
-    TASK_TITLES,
-    JobSpec,
-    RunLocationError,
-    TrainingJob,
-    estimate_epoch_seconds,
-)
 from app.training.job_manager import JobManager
 from app.training.job_view import STATUS_COLORS, JobView
 from app.training.setup_form import SetupForm
@@ -46,10 +43,12 @@ def show_training_error(parent: QWidget, title: str, message: str, details: str 
 
 
 class TrainingPanel(QDockWidget):
-    """Dock "Training". Signals ``launched(TrainingJob)`` and ``refused(str)`` (tests wait on them)."""
+    """Dock "Training". Signals ``launched(TrainingJob)`` and ``refused(str)`` (tests wait on them), and
+    ``notice(str)``: a message about a job worth a note in the status bar."""
 
     launched = pyqtSignal(object)
     refused = pyqtSignal(str)
+    notice = pyqtSignal(str)
 
     def __init__(self, manager: JobManager, parent: QWidget | None = None) -> None:
         super().__init__("Training", parent)
@@ -157,19 +156,7 @@ class TrainingPanel(QDockWidget):
             cfg = resolve(spec.task, self.form.composed_text(), spec.overrides, spec.init)
         except JobConfigError:
             return None, "the config is not valid"
-
-        def same(job: TrainingJob) -> bool:
-            config = (job.progress.started or {}).get("config") or {}
-            other = job.spec
-            return (other.kind == spec.kind and other.device == spec.device
-                    and (other.threads or 0) == (spec.threads or 0)
-                    and (spec.kind == "pretrain" or (other.task == "seg") == (spec.task == "seg"))
-                    and get_value(config, "model.encoder") == cfg.model.encoder
-                    and get_value(config, "model.overrides") == cfg.model.overrides
-                    and get_value(config, "data.size") == cfg.data.size
-                    and get_value(config, "data.space") == cfg.data.space)
-
-        return estimate_epoch_seconds(self.manager.jobs, n_train, batch_size, same)
+        return estimate_epoch_seconds(self.manager.jobs, n_train, batch_size, same_setup(spec, cfg))
 
     # the job list -------------------------------------------------------------------------------
     def refresh_list(self) -> None:
@@ -236,9 +223,7 @@ class TrainingPanel(QDockWidget):
     def _on_notice(self, job_id: str, message: str) -> None:
         self._notices[job_id] = message
         self._show_notice()
-        window = self.parent()
-        if hasattr(window, "note"):
-            window.note(message)
+        self.notice.emit(message)
 
     def _show_notice(self) -> None:
         job = self.view.job

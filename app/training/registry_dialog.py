@@ -30,7 +30,7 @@ from app.state.model_catalog import (
     user_models_dir,
 )
 from app.state.lab_dataset import heldout_comparison
-from app.state.registry import RegistryError, delete_model, export_model, rename_model
+from app.jobs.registry import RegistryError, delete_model, export_model, rename_model
 
 REGISTRY_DIALOG = "model_registry_dialog"
 

@@ -35,7 +35,9 @@ from app.state.job_config import (
     with_init_settings,
 )
 from app.state.job_progress import format_duration
-from app.state.jobs import TASK_TITLES, JobSpec, default_config_text, default_threads, training_scans
+from app.jobs.estimate import training_scans
+from app.jobs.launch import TASK_TITLES, JobSpec, default_threads
+from app.jobs.locations import default_config_text
 from app.state.model_catalog import available_models
 from app.training.validation import DatasetCheck, DatasetValidator
 

@@ -199,6 +199,18 @@ class SliceView(QWidget):
         self._place_camera(self.geometry.to_plane(np.asarray(center_world)), half_height_mm)
         self._camera_fitted = False
 
+    def camera_state(self) -> tuple[object, ...]:
+        """The camera as it is now, for :meth:`restore_camera` (after a screenshot, say)."""
+        camera = self.renderer.GetActiveCamera()
+        return camera.GetFocalPoint(), camera.GetPosition(), camera.GetParallelScale(), self._camera_fitted
+
+    def restore_camera(self, state: tuple[object, ...]) -> None:
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(*state[0])  # type: ignore[misc]
+        camera.SetPosition(*state[1])  # type: ignore[misc]
+        camera.SetParallelScale(state[2])  # type: ignore[arg-type]
+        self._camera_fitted = bool(state[3])
+
     def _place_camera(self, center: tuple[float, float], scale: float) -> None:
         camera = self.renderer.GetActiveCamera()
         camera.SetFocalPoint(center[0], center[1], 0.0)

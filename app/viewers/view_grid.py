@@ -42,11 +42,17 @@ class ViewGrid(QWidget):
         self._grid.setSpacing(2)
         self.setStyleSheet("#view_grid { background: #2a2f37; }")
         display.changed.connect(self._on_display_changed)
+        self.volume_view.set_clipping(display.clipping)
+        self.volume_view.set_fade(display.fade)
         self.arrange()
 
     def _on_display_changed(self, field: str) -> None:
         if field in ("layout", "main_view"):
             self.arrange()
+        elif field == "clipping":
+            self.volume_view.set_clipping(self._display.clipping)
+        elif field == "fade":
+            self.volume_view.set_fade(self._display.fade)
 
     def _toggle_maximised(self, name: str) -> None:
         """Double click: show that view alone, or go back to the grid."""
@@ -102,16 +108,12 @@ class ViewGrid(QWidget):
             tools = [(actor, bool(actor.GetVisibility())) for actor in (view.brush.actor, view.crosshair.actor)]
             for actor, _shown in tools:
                 actor.SetVisibility(False)
-            camera = view.renderer.GetActiveCamera()
-            saved = (camera.GetFocalPoint(), camera.GetPosition(), camera.GetParallelScale(), view._camera_fitted)
+            saved = view.camera_state()
             view.set_camera(center_world, half_height_mm)
             paths[name] = folder / f"{name}.png"
             view.plotter.render()  # screenshot() would otherwise return the last frame shown
             view.plotter.screenshot(str(paths[name]))
-            camera.SetFocalPoint(*saved[0])
-            camera.SetPosition(*saved[1])
-            camera.SetParallelScale(saved[2])
-            view._camera_fitted = saved[3]
+            view.restore_camera(saved)
             for actor, shown in tools:
                 actor.SetVisibility(shown)
             view.render()

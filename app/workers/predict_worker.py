@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,9 @@ class PredictRequest:
     display_affine: np.ndarray
     display_shape: tuple[int, int, int]
     name: str = ""
-    index: DisplayIndex | None = None  # reuse the scan's display mapping from an earlier run
+    index: DisplayIndex | None = None  # the scan's display mapping, if known
+    #: gets the scan's display mapping (built once per scan: the first caller, in its thread, pays)
+    display_mapping: Callable[[], DisplayIndex] | None = None
 
 
 @dataclass
@@ -123,7 +126,8 @@ class PredictWorker(QThread):
             prediction = predictor.predict(request.volume, progress=self._report, cancel=self.cancel_event,
                                            name=request.name)
             self._report("display", 0.95)
-            index = request.index or display_index(request.volume, request.display_affine, request.display_shape)
+            index = request.index or (request.display_mapping() if request.display_mapping is not None else
+                                      display_index(request.volume, request.display_affine, request.display_shape))
             probability = probability_on_display(prediction, index)
             display_labels = index.to_display(prediction.labels)
             if self.cancel_event.is_set():

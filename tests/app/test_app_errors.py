@@ -53,9 +53,9 @@ def test_bad_file_shows_the_error_and_keeps_the_open_scan(qtbot, window, head_pa
 def test_missing_recent_file_shows_the_error_and_leaves_the_list(qtbot, window, tmp_path) -> None:
     missing = tmp_path / "nowhere.nii.gz"
     window.recent.add(missing)
-    assert [a.text() for a in window.window_actions.recent_menu.actions()][0] == str(missing)
+    assert [a.text() for a in window.file.recent_menu.actions()][0] == str(missing)
     with qtbot.waitSignal(window.load_failed, timeout=30_000):
-        window.window_actions.recent_menu.actions()[0].trigger()
+        window.file.recent_menu.actions()[0].trigger()
     assert len(_error_boxes()) == 1
     assert window.image.layer is None
     assert str(missing) not in window.recent.paths

@@ -105,7 +105,7 @@ def test_radiological_toggle_flips_the_letters_and_the_image(qtbot, window, head
     assert axial.annotations.text("left") == "R"
     target = window.cursor.position + np.array([30.0, 0.0, 0.0])
     col_radiological, _ = axial.world_to_pixel(target)
-    window.window_actions.radiological.trigger()
+    window.view_actions.radiological.trigger()
     assert not window.display.radiological
     assert axial.annotations.text("left") == "L" and axial.annotations.text("right") == "R"
     assert window.view_grid.slice_views["coronal"].annotations.text("left") == "L"
@@ -118,11 +118,11 @@ def test_radiological_toggle_flips_the_letters_and_the_image(qtbot, window, head
 def test_layouts_arrange_views(qtbot, window, head_path) -> None:
     open_and_wait(qtbot, window, head_path)
     views = window.view_grid.views
-    window.window_actions.layouts[window.display.layout.SINGLE].trigger()
+    window.view_actions.layouts[window.display.layout.SINGLE].trigger()
     qtbot.wait(20)
     assert [n for n, v in views.items() if v.isVisible()] == ["axial"]
     window.display.set_main_view("coronal")
-    window.window_actions.layouts[window.display.layout.ONE_PLUS_THREE].trigger()
+    window.view_actions.layouts[window.display.layout.ONE_PLUS_THREE].trigger()
     qtbot.wait(20)
     assert all(v.isVisible() for v in views.values())
     assert views["coronal"].width() > 2 * views["axial"].width()
@@ -145,7 +145,7 @@ def test_settings_and_recent_files_persist(qtbot, window, head_path) -> None:
     assert again.display.layout.value == "1+3"
     assert not again.display.radiological
     assert again.recent.paths[0] == str(head_path)
-    assert [a.text() for a in again.window_actions.recent_menu.actions()][0] == str(head_path)
+    assert [a.text() for a in again.file.recent_menu.actions()][0] == str(head_path)
 
 
 def test_dropping_a_file_opens_it(qtbot, window, head_path) -> None:
@@ -160,13 +160,13 @@ def test_dropping_a_file_opens_it(qtbot, window, head_path) -> None:
 
 def test_close_scan_clears_the_views(qtbot, window, head_path) -> None:
     open_and_wait(qtbot, window, head_path)
-    window.window_actions.close_scan.trigger()
+    window.file.close_scan_action.trigger()
     assert window.image.layer is None
     assert window.cursor_status.text() == "No scan open"
     image = window.view_grid.slice_views["axial"].screenshot()
     h, w, _ = image.shape
     assert non_background_fraction(image[h // 4: 3 * h // 4, w // 4: 3 * w // 4]) == 0.0
-    assert not window.window_actions.close_scan.isEnabled()
+    assert not window.file.close_scan_action.isEnabled()
 
 
 def test_cancelled_load_is_ignored_and_the_open_scan_stays(qtbot, window, head_path, tmp_path) -> None:

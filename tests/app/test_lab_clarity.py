@@ -97,15 +97,15 @@ def test_help_menu_has_a_guide_and_the_shortcuts(qtbot, window) -> None:
 
     from app.help_dialogs import GUIDE_DIALOG, SHORTCUTS_DIALOG
 
-    texts = [a.text() for a in window.window_actions.help_menu.actions()]
+    texts = [a.text() for a in window.menu("&Help").actions()]
     assert texts[:2] == ["&Quick guide", "&Keyboard shortcuts"]
-    window.window_actions.guide.trigger()
+    window.help.guide.trigger()
     guide = _boxes(GUIDE_DIALOG)
     assert guide
     page = guide[0].findChild(QTextBrowser).toPlainText()
     assert "Run the model" in page and "Load label map" in page
     guide[0].close()
-    window.window_actions.shortcuts.trigger()
+    window.help.shortcuts.trigger()
     shortcuts = _boxes(SHORTCUTS_DIALOG)
     text = shortcuts[0].findChild(QTextBrowser).toPlainText()
     for keys, action in (("Ctrl+R", "Run model on scan"), ("Ctrl+Z", "Undo mask edit"), ("Ctrl+E", "Edit mask"),
@@ -139,7 +139,7 @@ def test_1280x800_keeps_the_brush_and_scrolls_the_panels(qtbot, window) -> None:
 
     window.resize(1280, 800)
     qtbot.wait(200)
-    for bar in (window.window_actions.toolbar, window.edit_actions.toolbar):
+    for bar in (window.toolbar("Main"), window.edit_actions.toolbar):
         overflow = [b for b in bar.findChildren(QToolButton) if b.objectName() == "qt_toolbar_ext_button"]
         assert not any(b.isVisible() for b in overflow), bar.objectName()
     assert window.edit_actions.radius.isVisible()

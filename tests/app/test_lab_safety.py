@@ -69,7 +69,7 @@ def test_unsaved_corrections_prompt_before_they_could_be_lost(qtbot, shipped_win
     monkeypatch.setattr(dialogs, "ask_unsaved_edits", answer(dialogs.CANCEL))
     layer = window.image.layer
     window.close_scan()
-    window.window_actions.open_sample.trigger()
+    window.file.open_sample_action.trigger()
     window.open_path(tmp_path / "other.nii.gz")
     selector = window.inference.selector
     before = selector.currentIndex()

@@ -248,8 +248,8 @@ def test_jobs_queue_one_at_a_time(qtbot, training_dirs, monkeypatch) -> None:
     import sys
     import time
 
-    from app.state.jobs import JobSpec
-    from app.state.processes import start_token
+    from app.jobs.launch import JobSpec
+    from app.jobs.processes import start_token
     from app.training.job_manager import JobManager
 
     children: list[subprocess.Popen] = []

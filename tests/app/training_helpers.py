@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.state.processes import kill_process, process_alive
+from app.jobs.processes import kill_process, process_alive
 
 #: A fine-tune that takes about a second per step on one busy CPU thread: 32^3 inputs, patch 8,
 #: embed 32, depth 2, an 8-channel UNETR decoder; one of four subjects is held out for validation.

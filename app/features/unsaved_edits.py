@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PyQt6.QtCore import QObject, QStandardPaths, QTimer, pyqtSignal
 
 from app import dialogs
+from app.features.shell import Shell
 from app.state.autosave import (
     AUTOSAVE_DELAY_MS,
     AUTOSAVE_ENV,
@@ -21,10 +20,8 @@ from app.state.autosave import (
     scan_key,
 )
 from app.state.edit_history import MaskEdit
+from app.state.scene import Scene
 from app.state.segmentation import Segmentation
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
 
 
 def autosave_dir() -> Path:
@@ -37,15 +34,18 @@ def autosave_dir() -> Path:
 
 
 class UnsavedEdits(QObject):
-    """Signals ``autosaved(Path)`` after each autosave and ``restored(Segmentation)`` after an
-    autosave was applied to a new prediction."""
+    """Answers the scene's ``confirm_discard`` request (the Save / Discard / Cancel prompt).
+
+    Signals ``autosaved(Path)`` after each autosave and ``restored(Segmentation)`` after an
+    autosave was applied to a new prediction.
+    """
 
     autosaved = pyqtSignal(object)
     restored = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, scene: Scene, shell: Shell) -> None:
+        super().__init__(shell.widget)
+        self.scene, self.shell = scene, shell
         self.store = AutosaveStore(autosave_dir())
         self.key: str | None = None
         self._scan_name = ""
@@ -55,15 +55,15 @@ class UnsavedEdits(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self.autosave_now)
-        window.history.changed.connect(self._on_history_changed)
-        window.image.changed.connect(self._on_image_changed)
-        window.scan_loaded.connect(self._on_scan_loaded)
-        window.inference.prediction_added.connect(self._on_prediction)
+        scene.history.changed.connect(self._on_history_changed)
+        scene.image.changed.connect(self._on_image_changed)
+        scene.prediction_added.connect(self._on_prediction)
+        scene.confirm_discard.handle(self.confirm)
 
     # the prompt ---------------------------------------------------------------------------------
     def unsaved(self) -> list[Segmentation]:
         """Predictions of the open scan with corrections not yet written to a file."""
-        return [s for s in self.window.layers.segmentations() if s.is_prediction and s.has_unsaved_edits]
+        return [s for s in self.scene.layers.segmentations() if s.is_prediction and s.has_unsaved_edits]
 
     def confirm(self, action: str) -> bool:
         """Ask Save / Discard / Cancel if there are unsaved corrections; True if ``action`` may go on.
@@ -74,12 +74,12 @@ class UnsavedEdits(QObject):
         unsaved = self.unsaved()
         if not unsaved:
             return True
-        answer = dialogs.ask_unsaved_edits(self.window, action, [s.name for s in unsaved])
+        answer = dialogs.ask_unsaved_edits(self.shell.widget, action, [s.name for s in unsaved])
         if answer == dialogs.CANCEL:
             return False
         if answer == dialogs.SAVE:
             for seg in unsaved:
-                if not self.window.export_actions.save_mask_now(seg):
+                if not self.scene.save_mask(seg):
                     return False  # the file dialog was cancelled or the write failed: stay
         if self.key is not None:
             self.store.discard(self.key)
@@ -87,7 +87,7 @@ class UnsavedEdits(QObject):
 
     # autosave -----------------------------------------------------------------------------------
     def _on_history_changed(self) -> None:
-        if self.key is None or self.window.image.layer is None:
+        if self.key is None or self.scene.image.layer is None:
             return
         self._edits += 1
         if self._edits >= AUTOSAVE_EVERY_EDITS:
@@ -106,12 +106,12 @@ class UnsavedEdits(QObject):
         if not unsaved:
             self.store.discard(self.key)
             return None
-        current = self.window.inference.current
+        current = self.scene.current
         seg = current if current in unsaved else unsaved[0]
         try:
             path = self.store.write(self.key, seg, self._scan_name)
         except OSError as exc:
-            self.window.note(f"Could not autosave the corrections: {exc.strerror or exc}")
+            self.shell.note(f"Could not autosave the corrections: {exc.strerror or exc}")
             return None
         self.autosaved.emit(path)
         return path
@@ -127,31 +127,26 @@ class UnsavedEdits(QObject):
         source = getattr(layer, "source", None)
         self.key = scan_key(source) if source else None
         self._scan_name = str(getattr(layer, "name", ""))
+        if layer is not None:
+            QTimer.singleShot(0, lambda: self._offer_restore(layer))  # after every other slot of the load
 
     # restore ------------------------------------------------------------------------------------
-    def _on_scan_loaded(self, layer: object) -> None:
-        QTimer.singleShot(0, lambda: self._offer_restore(layer))  # after every other scan_loaded slot
-
     def _offer_restore(self, layer: object) -> None:
-        if self.key is None or self.window.image.layer is not layer:
+        if self.key is None or self.scene.image.layer is not layer:
             return
         record = self.store.read(self.key)
-        if record is None or record.labels.shape != self.window.image.layer.volume.shape:
+        if record is None or record.labels.shape != self.scene.image.layer.volume.shape:
             return
         model = record.segmentation or Path(record.model_bundle).name or "model"
-        answer = dialogs.ask_restore_autosave(self.window, self._scan_name, model, record.saved_at_text())
+        answer = dialogs.ask_restore_autosave(self.shell.widget, self._scan_name, model, record.saved_at_text())
         if answer == dialogs.DISCARD:
             self.store.discard(self.key)
         elif answer == dialogs.RESTORE:
             self._pending = record
-            inference = self.window.inference
             bundle = Path(record.model_bundle)
-            if record.model_bundle and bundle.is_dir() and inference.selector.findData(str(bundle)) < 0:
-                inference.add_bundle(bundle)
-            index = inference.selector.findData(str(bundle))
-            if index >= 0:
-                inference.selector.setCurrentIndex(index)
-            inference.run()
+            if record.model_bundle and bundle.is_dir():
+                self.scene.request_model(bundle, announce=False)
+            self.scene.run_requested.emit()
 
     def _on_prediction(self, seg: Segmentation) -> None:
         record, self._pending = self._pending, None
@@ -162,8 +157,8 @@ class UnsavedEdits(QObject):
             before = seg.labels.reshape(-1)[changed].copy()
             after = record.labels.reshape(-1)[changed]
             seg.set_values(changed, after)
-            self.window.history.push(MaskEdit(seg, changed, before, after.copy()))
-        self.window.note(f"Restored the unsaved corrections from {record.saved_at_text()}")
+            self.scene.history.push(MaskEdit(seg, changed, before, after.copy()))
+        self.shell.note(f"Restored the unsaved corrections from {record.saved_at_text()}")
         self.restored.emit(seg)
 
     def shutdown(self) -> None:

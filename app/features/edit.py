@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QDoubleSpinBox, QLabel, QMenu, QToolBar
+from PyQt6.QtWidgets import QDoubleSpinBox, QLabel
 
+from app.features.shell import Shell
 from app.state.mask_editor import ERASE
+from app.state.scene import Scene
 from app.state.segmentation import LEFT, RIGHT
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
 
 BRUSH_LABELS = ((LEFT, "Paint &left"), (RIGHT, "Paint &right"), (ERASE, "&Erase"))
 
@@ -19,11 +16,10 @@ BRUSH_LABELS = ((LEFT, "Paint &left"), (RIGHT, "Paint &right"), (ERASE, "&Erase"
 class EditActions:
     """Connects the editor and history models to actions; actions are enabled when editing is possible."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
-        self.editor, self.history = window.editor, window.history
-        menu = QMenu("&Edit", window)
-        window.menuBar().insertMenu(window.window_actions.view_menu.menuAction(), menu)
+    def __init__(self, scene: Scene, shell: Shell) -> None:
+        self.shell = shell
+        window = shell.widget
+        self.editor, self.history = scene.editor, scene.history
         self.undo = QAction("&Undo mask edit", window)
         self.undo.setShortcut(QKeySequence("Ctrl+Z"))
         self.undo.triggered.connect(self.history.undo)
@@ -35,9 +31,8 @@ class EditActions:
         self.edit_mode.setCheckable(True)
         self.edit_mode.setShortcut(QKeySequence("Ctrl+E"))
         self.edit_mode.toggled.connect(self.editor.set_active)
-        menu.addActions([self.undo, self.redo])
-        menu.addSeparator()
-        menu.addAction(self.edit_mode)
+        shell.add_to_menu("&Edit", "history", [self.undo, self.redo])
+        shell.add_to_menu("&Edit", "brush", [self.edit_mode])
         self.labels: dict[int, QAction] = {}
         group = QActionGroup(window)
         for label, text in BRUSH_LABELS:
@@ -45,18 +40,15 @@ class EditActions:
             action.setCheckable(True)
             action.triggered.connect(lambda _c=False, v=label: self.editor.set_label(v))
             group.addAction(action)
-            menu.addAction(action)
             self.labels[label] = action
-        self.menu = menu
+        shell.add_to_menu("&Edit", "brush", list(self.labels.values()))
         self._build_toolbar()
         self.editor.changed.connect(self._sync)
         self.history.changed.connect(self._sync)
         self._sync()
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Edit", self.window)
-        bar.setObjectName("edit_toolbar")
-        bar.setMovable(False)
+        bar = self.shell.toolbar("Edit")
         bar.addAction(self.edit_mode)
         bar.addActions(list(self.labels.values()))
         bar.addWidget(QLabel(" Brush ", bar))
@@ -78,7 +70,6 @@ class EditActions:
                               if not action.shortcut().isEmpty() else action.text().replace("&", ""))
         self.radius.setToolTip("Brush radius in mm (0 paints one voxel)")
         self.toolbar = bar
-        self.window.addToolBar(bar)
         self.edit_mode.setText("Edit mask")
 
     def _sync(self, *_args: object) -> None:

@@ -12,28 +12,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.state.job_config import JobConfigError, resolve, set_values
-from app.state.job_progress import JobProgress, MetricsTail, format_duration
-from app.state.jobs import (
-    JobSpec,
-    RunLocationError,
-    TrainingJob,
-    check_run_location,
-    estimate_epoch_seconds,
-    explain_failure,
-    scan_runs,
-    volta_args,
-    volta_command,
-)
-from app.state.model_catalog import ModelEntry, available_models
-from app.state.processes import process_alive, start_token
-from app.state.registry import (
+from app.jobs.estimate import estimate_epoch_seconds
+from app.jobs.failures import explain_failure
+from app.jobs.launch import JobSpec, volta_args, volta_command
+from app.jobs.locations import RunLocationError, check_run_location
+from app.jobs.processes import process_alive, start_token
+from app.jobs.registry import (
     RegistryError,
     delete_model,
     export_model,
     register_bundle,
     rename_model,
 )
+from app.jobs.run_folder import TrainingJob, scan_runs
+from app.state.job_config import JobConfigError, resolve, set_values
+from app.state.job_progress import JobProgress, MetricsTail, format_duration
+from app.state.model_catalog import ModelEntry, available_models
 
 
 def _event(kind: str, **fields) -> str:
@@ -284,7 +278,7 @@ def test_registry_register_rename_export_delete(tmp_path: Path, monkeypatch: pyt
 
 
 def test_training_state_imports_neither_qt_nor_torch() -> None:
-    code = ("import sys, app.state.jobs, app.state.registry, app.state.job_config, app.state.processes;"
+    code = ("import sys, app.jobs.run_folder, app.jobs.registry, app.jobs.estimate, app.jobs.locations, app.state.job_config;"
             "bad = [m for m in ('torch', 'PyQt6', 'vtk') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -317,7 +311,7 @@ def test_a_prediction_without_a_segmentation_head_shows_no_volume() -> None:
 def test_training_scans_follow_the_engines_split() -> None:
     """A lab set of a few corrected scans holds one out (from two scans on); the form sizes its batch
     and estimate with the same count the engine trains on."""
-    from app.state.jobs import training_scans
+    from app.jobs.estimate import training_scans
     from volta_core.data.records import SampleRecord
     from volta_core.train.finetune import split_records
 

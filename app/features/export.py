@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QFileDialog
+from PyQt6.QtWidgets import QFileDialog, QMenu
 
 from app import dialogs, model_dialogs
 from app.export.csv_export import write_csv_row
+from app.features.shell import Shell
 from app.export.report_pdf import ReportContent, write_report
 from app.panels.results_panel import dice_rows
-from app.state.display_grid import display_index
 from app.state.label_conventions import (
     SINGLE,
     LabelMapKind,
@@ -26,11 +26,11 @@ from app.state.label_conventions import (
 )
 from app.state.layers import LABELS, OverlayLayer
 from app.state.results import result_rows
+from app.state.scene import Scene
 from app.state.segmentation import LABEL_NAMES, LEFT, RIGHT, Segmentation
 from app.workers.task_worker import TaskWorker
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
     from volta_core.io import Volume
 
 LOADED_COLORS = {1: (1.0, 0.95, 0.3), 2: (0.75, 0.45, 1.0)}
@@ -68,25 +68,23 @@ class ExportActions(QObject):
     label_map_loaded = pyqtSignal(object)
     failed = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, scene: Scene, shell: Shell) -> None:
+        super().__init__(shell.widget)
+        self.scene, self.shell = scene, shell
+        self.window = shell.widget  # the parent of this feature's dialogs
         self._workers: set[TaskWorker] = set()
-        menu = window.window_actions.file_menu
-        before = window.window_actions.close_scan
         self.load_labels = self._action("Load &label map...", self.load_label_map_dialog)
         self.save_mask = self._action("&Save mask...", lambda: self._ask_and_export("mask"), "Ctrl+S")
-        export_menu = menu.addMenu("&Export")
-        menu.insertMenu(before, export_menu)
-        menu.insertActions(before, [self.load_labels, self.save_mask])
-        menu.insertSeparator(before)
+        export_menu = QMenu("&Export", self.window)
+        shell.add_to_menu("&File", "data", [export_menu, self.load_labels, self.save_mask])
         self.export_mask = self._action("&Mask (NIfTI)...", lambda: self._ask_and_export("mask"))
         self.export_csv = self._action("&CSV row...", lambda: self._ask_and_export("csv"))
         self.export_pdf = self._action("&PDF report...", lambda: self._ask_and_export("pdf"))
         export_menu.addActions([self.export_mask, self.export_csv, self.export_pdf])
         self.export_menu = export_menu
-        window.inference.current_changed.connect(self._update_enabled)
-        window.image.changed.connect(self._update_enabled)
+        scene.current_changed.connect(self._update_enabled)
+        scene.image.changed.connect(self._update_enabled)
+        scene.save_mask.handle(self.save_mask_now)
         self._update_enabled()
 
     def _action(self, text: str, slot: Any, shortcut: str | None = None) -> QAction:
@@ -97,10 +95,10 @@ class ExportActions(QObject):
         return action
 
     def _update_enabled(self, *_args: object) -> None:
-        has_prediction = self.window.inference.current is not None
+        has_prediction = self.scene.current is not None
         for action in (self.save_mask, self.export_mask, self.export_csv, self.export_pdf):
             action.setEnabled(has_prediction)
-        self.load_labels.setEnabled(self.window.image.layer is not None)
+        self.load_labels.setEnabled(self.scene.image.layer is not None)
 
     def _run(self, function: Any, on_done: Any) -> TaskWorker:
         worker = TaskWorker(function)
@@ -134,12 +132,10 @@ class ExportActions(QObject):
         """Load a reference label map as a layer (in a worker); Dice against the prediction shows in
         the results. FreeSurfer (17/53), this app's (1/2) and single-label masks are understood; for
         a single-label mask the user is asked which side it is."""
-        layer = self.window.image.layer
+        layer = self.scene.image.layer
         if layer is None:
             return
-        scan, display = layer.volume, layer.display
-        known = self.window.layers.segmentations()
-        index = known[0].index if known else None  # same scan: same display mapping
+        scan = layer.volume
 
         def work() -> tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]:
             from volta_core.io import load_volume
@@ -153,10 +149,10 @@ class ExportActions(QObject):
                 kind: LabelMapKind | UnknownLabelConvention = classify_label_map(np.unique(labels), app_labels)
             except UnknownLabelConvention as exc:
                 kind = exc
-            return labels, kind, index or display_index(scan, display.affine, display.shape)
+            return labels, kind, layer.display_mapping  # built once per scan, here if nothing needed it yet
 
         def done(result: tuple[np.ndarray, LabelMapKind | UnknownLabelConvention, Any]) -> None:
-            if self.window.image.layer is not layer:
+            if self.scene.image.layer is not layer:
                 return
             labels, kind, index = result
             name = Path(path).name
@@ -172,9 +168,9 @@ class ExportActions(QObject):
             hippocampus = to_hippocampus_labels(labels, kind, scan.affine, side)
             seg = Segmentation(name, hippocampus, scan.affine, index, source=str(path))
             seg.convention = kind.describe() + (f", {side}" if side else "")
-            self.window.layers.add(OverlayLayer(f"{seg.name} (file)", LABELS, seg, opacity=0.5, outline=True,
+            self.scene.layers.add(OverlayLayer(f"{seg.name} (file)", LABELS, seg, opacity=0.5, outline=True,
                                                 colors=dict(LOADED_COLORS)))
-            self.window.note(f"Loaded {name}: {seg.convention}")
+            self.shell.note(f"Loaded {name}: {seg.convention}")
             self.label_map_loaded.emit(seg)
 
         self._run(work, done)
@@ -195,7 +191,7 @@ class ExportActions(QObject):
     def save_mask_now(self, seg: Segmentation) -> bool:
         """Ask where, then write ``seg``'s mask before returning (the unsaved-corrections prompt
         needs it written before the scan goes); False if cancelled or the write failed."""
-        layer = self.window.image.layer
+        layer = self.scene.image.layer
         if layer is None:
             return False
         path, _ = QFileDialog.getSaveFileName(self.window, f"Save the corrected mask of {seg.name}",
@@ -215,7 +211,7 @@ class ExportActions(QObject):
         return True
 
     def _stem(self) -> str:
-        layer = self.window.image.layer
+        layer = self.scene.image.layer
         name = layer.name if layer is not None else "scan"
         for ext in (".nii.gz", ".nii", ".mgz", ".nrrd"):
             if name.endswith(ext):
@@ -224,7 +220,7 @@ class ExportActions(QObject):
 
     def export(self, kind: str, path: Path, include_patient: bool = False) -> None:
         """Write ``kind`` (``mask``, ``csv`` or ``pdf``) of the current segmentation to ``path``."""
-        seg, layer = self.window.inference.current, self.window.image.layer
+        seg, layer = self.scene.current, self.scene.image.layer
         if seg is None or layer is None:
             return
         patient = {str(k): str(v) for k, v in (layer.volume.metadata.get("patient") or {}).items()} \
@@ -261,24 +257,23 @@ class ExportActions(QObject):
 
     def _report_content(self, seg: Segmentation, patient: dict[str, str], file_names: bool = False) -> ReportContent:
         """Screenshots (GUI thread: VTK) of the views centred at the hippocampus, and the rows."""
-        window = self.window
+        scene = self.scene
         folder = Path(tempfile.mkdtemp(prefix="volta-report-"))
-        images: dict[str, Path] = {}
-        grid = window.view_grid
-        if grid is not None:
-            saved = window.cursor.position
-            window.inference.go_to_hippocampus(LEFT)
-            center = window.cursor.position
-            left, right = seg.centroid_world(LEFT), seg.centroid_world(RIGHT)
-            if left is not None and right is not None:
-                center[0] = (left[0] + right[0]) / 2.0  # both hippocampi in the axial and coronal shots
-            images = grid.save_screenshots(folder, center, REPORT_VIEW_HALF_HEIGHT_MM)
-            window.cursor.set_position(saved)
-        intended = window.inference.intended_use.get(id(seg), "research use only, not for diagnosis")
-        layer = window.image.layer
+        saved = scene.cursor.position
+        left_position = scene.hippocampus_position(LEFT)
+        if left_position is not None:
+            scene.cursor.set_position(left_position)
+        center = scene.cursor.position
+        left, right = seg.centroid_world(LEFT), seg.centroid_world(RIGHT)
+        if left is not None and right is not None:
+            center[0] = (left[0] + right[0]) / 2.0  # both hippocampi in the axial and coronal shots
+        images = self.shell.save_view_screenshots(folder, center, REPORT_VIEW_HALF_HEIGHT_MM)
+        scene.cursor.set_position(saved)
+        intended = seg.intended_use or "research use only, not for diagnosis"
+        layer = scene.image.layer
         scan = (layer.name if layer is not None else seg.name) if file_names else WITHHELD
         return ReportContent(scan=scan, rows=result_rows(seg, intended), images=images,
-                             comparisons=dice_rows(seg, window.layers.segmentations(), file_names=file_names),
+                             comparisons=dice_rows(seg, scene.layers.segmentations(), file_names=file_names),
                              patient=patient, edited=seg.edited)
 
     def wait(self, timeout_ms: int = 30_000) -> None:

@@ -1,4 +1,4 @@
-"""The main window's training features: the Training menu, the training dock and the model registry.
+"""The Training menu, the training dock and the model registry.
 
 The job manager and the dock are built on first use (pyqtgraph and the runs folder scan cost
 nothing at start-up), or right after start-up when the dock was open in the last session, so
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QMenu
 
+from app.features.shell import Shell
 from app.state.lab_dataset import AddedCase
 from app.state.model_catalog import set_user_models_dir
+from app.state.scene import Scene
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
     from app.training.job_manager import JobManager
     from app.training.panel import TrainingPanel
     from app.training.registry_dialog import ModelRegistryDialog
@@ -29,22 +29,20 @@ MODELS_FOLDER_KEY = "models/folder"
 
 
 class TrainingFeatures(QObject):
-    """Owns the job manager, the training dock and the registry dialog of ``window``; signals
+    """Owns the job manager, the training dock and the registry dialog; signals
     ``case_added(AddedCase)`` when a corrected scan joined the lab training set."""
 
     case_added = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, scene: Scene, shell: Shell) -> None:
+        super().__init__(shell.widget)
+        self.scene, self.shell = scene, shell
+        self.window = window = shell.widget  # the parent of the dock, the dialogs and the job manager
         self.manager: JobManager | None = None
         self.panel: TrainingPanel | None = None
         self.registry: ModelRegistryDialog | None = None
-        folder = window.settings.value(MODELS_FOLDER_KEY, "")
+        folder = shell.settings.value(MODELS_FOLDER_KEY, "")
         set_user_models_dir(str(folder) if folder else None)
-        menu = QMenu("&Training", window)
-        window.menuBar().insertMenu(window.window_actions.help_menu.menuAction(), menu)
-        self.menu = menu
         self.panel_action = QAction("Training &panel", window)
         self.panel_action.setObjectName("training_panel_action")
         self.panel_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
@@ -58,13 +56,10 @@ class TrainingFeatures(QObject):
         self.add_case_action.setToolTip("Store the open scan and the corrected mask (with who corrected which "
                                         "model's mask, and when) in your lab training set, to fine-tune on")
         self.add_case_action.triggered.connect(self.add_current_case)
-        menu.addActions([self.panel_action, self.registry_action])
-        menu.addSeparator()
-        menu.addAction(self.add_case_action)
-        window.inference.menu.addAction(self.add_case_action)
-        window.inference.menu.addAction(self.registry_action)
-        window.results_panel.registry_requested.connect(self.show_registry)
-        if str(window.settings.value(VISIBLE_KEY, "false")).lower() == "true":
+        shell.add_to_menu("&Training", "panel", [self.panel_action, self.registry_action])
+        shell.add_to_menu("&Training", "data", [self.add_case_action])
+        shell.add_to_menu("&Model", "navigate", [self.add_case_action, self.registry_action])
+        if str(shell.settings.value(VISIBLE_KEY, "false")).lower() == "true":
             QTimer.singleShot(0, self.show_panel)
 
     def ensure_manager(self) -> JobManager:
@@ -81,10 +76,9 @@ class TrainingFeatures(QObject):
             from app.training.panel import TrainingPanel
 
             self.panel = TrainingPanel(self.ensure_manager(), self.window)
-            self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.panel)
-            self.window.restoreDockWidget(self.panel)
+            self.panel.notice.connect(self.shell.note)
+            self.shell.add_dock(self.panel, Qt.DockWidgetArea.BottomDockWidgetArea, 380)
             self.panel.visibilityChanged.connect(self.panel_action.setChecked)
-            self.window.resizeDocks([self.panel], [380], Qt.Orientation.Vertical)
         self.panel.show()
         self.panel.raise_()
         self.panel_action.setChecked(True)
@@ -105,25 +99,18 @@ class TrainingFeatures(QObject):
             self.registry.use_requested.connect(self._use_model)
             self.registry.changed.connect(self._models_changed)
             self.registry.folder_changed.connect(
-                lambda path: self.window.settings.setValue(MODELS_FOLDER_KEY, str(path)))
+                lambda path: self.shell.settings.setValue(MODELS_FOLDER_KEY, str(path)))
         self.registry.refresh()
         self.registry.show()
         self.registry.raise_()
         return self.registry
 
     def _use_model(self, path: Path) -> None:
-        inference = self.window.inference
-        inference.refresh_models()
-        index = inference.selector.findData(str(path))
-        if index < 0:
-            inference.add_bundle(Path(path))
-        else:
-            inference.selector.setCurrentIndex(index)
-            inference._update_enabled()
-        self.window.note(f"Model for inference: {inference.selector.currentText()}")
+        # the inference feature asks about unsaved corrections before it switches
+        self.scene.request_model(Path(path))
 
     def _models_changed(self) -> None:
-        self.window.inference.refresh_models()
+        self.scene.models_changed.emit()
         if self.panel is not None:
             self.panel.form.refresh_models()
 
@@ -131,7 +118,7 @@ class TrainingFeatures(QObject):
         self._models_changed()
         if self.registry is not None:
             self.registry.refresh()
-        self.window.note(f"New model in the registry: {Path(path).name}")
+        self.shell.note(f"New model in the registry: {Path(path).name}")
 
     def add_current_case(self) -> AddedCase | None:
         """Add the open scan and the current (corrected) mask to the lab training set, then offer that
@@ -139,8 +126,8 @@ class TrainingFeatures(QObject):
         from app.dialogs import show_message_box
         from app.state.lab_dataset import LabDatasetError, add_case, case_count, lab_dataset_dir
 
-        seg = self.window.inference.current
-        layer = self.window.image.layer
+        seg = self.scene.current
+        layer = self.scene.image.layer
         if seg is None or seg.prediction is None or layer is None:
             show_message_box(self.window, "Add to my training set", "Run a model on a scan and correct its "
                              "mask first.", object_name=ADD_CASE_BOX)
@@ -153,7 +140,7 @@ class TrainingFeatures(QObject):
             show_message_box(self.window, "Add to my training set", str(exc), object_name=ADD_CASE_BOX)
             return None
         verb = "updated" if case.replaced else "added"
-        self.window.note(f"Training set: {case.subject} {verb} ({case_count(root)} corrected scans in {root})")
+        self.shell.note(f"Training set: {case.subject} {verb} ({case_count(root)} corrected scans in {root})")
         panel = self.show_panel()
         panel.form.offer_dataset(root, init=seg.source, task="seg")
         self.case_added.emit(case)
@@ -162,7 +149,7 @@ class TrainingFeatures(QObject):
     def shutdown(self) -> None:
         """The window closes: remember whether the dock was open; running jobs keep running."""
         visible = self.panel is not None and self.panel.isVisible()
-        self.window.settings.setValue(VISIBLE_KEY, "true" if visible else "false")
+        self.shell.settings.setValue(VISIBLE_KEY, "true" if visible else "false")
         if self.panel is not None:
             self.panel.disconnect_models()
         if self.manager is not None:

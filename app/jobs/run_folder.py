@@ -20,157 +20,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from app.jobs.failures import explain_failed_event, explain_failure
+from app.jobs.launch import JOB_CONFIG, STDERR_LOG, JobSpec, volta_args, volta_command
+from app.jobs.processes import process_alive
 from app.state.job_progress import TERMINAL_EVENTS, JobProgress, MetricsTail
-from app.state.model_catalog import APP_NAME
-from app.state.processes import process_alive
 
-#: Point this at a folder to keep training runs there (tests use a temporary one).
-RUNS_ENV = "VOLTA_RUNS_DIR"
 JOB_FILE = "job.json"
-JOB_CONFIG = "job_config.yaml"
-STDOUT_LOG = "stdout.log"
-STDERR_LOG = "stderr.log"
-#: Below this much free space a run is refused (checkpoints and bundles are tens of MB).
-MIN_FREE_BYTES = 300 * 2**20
-
-TASK_TITLES = {
-    "pretrain": "Self-supervised pretraining",
-    "seg": "Fine-tune segmentation",
-    "sex": "Fine-tune sex",
-    "ad": "Fine-tune AD vs. control",
-}
-#: Base config file per task (in ``configs/``); the form's values and the editor go on top.
-TASK_CONFIGS = {"pretrain": "pretrain_tiny.yaml", "seg": "finetune_seg_tiny.yaml",
-                "sex": "finetune_cls_tiny.yaml", "ad": "finetune_cls_tiny.yaml"}
 ACTIVE_STATUSES = ("starting", "running", "stopping")
 DONE_STATUSES = ("finished", "stopped", "failed", "cancelled")
-
-
-class RunLocationError(OSError):
-    """The runs folder cannot take a training run (not writable, or the disk is (nearly) full)."""
-
-
-def user_runs_dir() -> Path:
-    """``$VOLTA_RUNS_DIR`` or ``<user data dir>/VolTA-3D Studio/runs``."""
-    override = os.environ.get(RUNS_ENV)
-    if override:
-        return Path(override)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APP_NAME, appauthor=False)) / "runs"
-
-
-def configs_dir() -> Path:
-    """The shipped ``configs/`` folder (beside ``resources/`` in a packaged app)."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    return Path(bundle) / "configs" if bundle else Path(__file__).resolve().parents[2] / "configs"
-
-
-def default_config_text(task: str) -> str:
-    """The shipped base config of ``task`` as YAML text (``""`` if it is not shipped)."""
-    try:
-        return (configs_dir() / TASK_CONFIGS[task]).read_text(encoding="utf-8")
-    except OSError:
-        return ""
-
-
-def volta_command(volta_args: list[str], *, frozen: bool | None = None, executable: str | None = None) -> list[str]:
-    """The command that runs ``volta <volta_args>`` in a new process of this very app.
-
-    From a source install that is ``python -m app --volta-cli ...``; in a frozen (PyInstaller)
-    app there is no Python, so the app's own executable takes the hidden ``--volta-cli`` flag.
-    """
-    frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
-    exe = executable or sys.executable
-    if frozen:
-        # on Windows the windowed exe has no stdout: use its console twin for the engine
-        console = Path(exe).with_name("volta-studio.exe")
-        if sys.platform == "win32" and console.is_file():
-            exe = str(console)
-        return [exe, "--volta-cli", *volta_args]
-    return [exe, "-m", "app", "--volta-cli", *volta_args]
-
-
-def default_threads(cpus: int | None = None) -> int:
-    """Threads for a training process: all cores but one, so the GUI stays responsive."""
-    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
-    return max(1, cpus - 1)
-
-
-@dataclass
-class JobSpec:
-    """What to train. ``task`` is ``pretrain`` or a fine-tuning task (``seg``, ``sex``, ``ad``)."""
-
-    task: str
-    data_path: str = ""
-    init: str = ""
-    name: str = ""
-    device: str = "auto"
-    threads: int = 0  # 0: default_threads()
-    overrides: list[str] = field(default_factory=list)
-
-    @property
-    def kind(self) -> str:
-        return "pretrain" if self.task == "pretrain" else "finetune"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-
-def volta_args(spec: JobSpec, run_dir: Path, *, resume: bool) -> list[str]:
-    """``volta`` arguments of a job (the config in ``job_config.yaml``; device and threads on top)."""
-    args = [spec.kind]
-    if spec.kind == "finetune":
-        args += ["--task", spec.task, "--data", spec.data_path]
-    if spec.init:
-        args += ["--init", spec.init]
-    args += ["--config", str(run_dir / JOB_CONFIG), "--out", str(run_dir)]
-    if resume:
-        args.append("--resume")
-    threads = spec.threads or default_threads()
-    return args + [f"device={spec.device}", f"threads={threads}", *spec.overrides]
-
-
-def free_bytes(folder: Path) -> int | None:
-    """Free space where ``folder`` is (or would be created), None if unknown."""
-    probe = Path(folder)
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    try:
-        return shutil.disk_usage(probe).free
-    except OSError:
-        return None
-
-
-def check_run_location(folder: Path, min_free: int = MIN_FREE_BYTES) -> None:
-    """Refuse a runs folder that cannot be written or lacks space, with a message that says what to do.
-
-    Raises:
-        RunLocationError: the folder cannot be created or written, or the disk is nearly full.
-    """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise RunLocationError(f"The runs folder {folder} cannot be written ({exc.strerror or exc}). "
-                               f"Choose another folder or fix its permissions.") from exc
-    free = free_bytes(folder)
-    if free is not None and free < min_free:
-        raise RunLocationError(f"The disk holding {folder} is nearly full: {free / 2**20:.0f} MB free, a run "
-                               f"needs at least {min_free / 2**20:.0f} MB. Free some space or choose another folder.")
 
 
 def new_run_dir(runs_dir: Path, task: str, now: float | None = None) -> Path:
@@ -201,31 +64,6 @@ def tail_text(path: Path, lines: int = 20, max_bytes: int = 32_000) -> str:
     except OSError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
-
-
-def explain_failure(stderr_tail: str, killed: bool = False) -> str:
-    """A sentence for a process that ended without a ``finished``/``stopped``/``failed`` event."""
-    if killed:
-        return "Killed from the training panel. Resume continues from the last checkpoint."
-    text = stderr_tail.strip()
-    low = text.lower()
-    if "no space left" in low or "errno 28" in low:
-        return "The disk is full: the run could not write its files. Free some space, then Resume."
-    if "out of memory" in low or "memoryerror" in low:
-        return ("Out of memory. Lower batch_size or data.size (or close other programs), then Resume.\n"
-                + _last_line(text))
-    if "permission denied" in low or "read-only file system" in low:
-        return "The run folder cannot be written (permission denied or read-only). " + _last_line(text)
-    if text:
-        return _last_line(text)
-    return ("The training process ended without reporting why: it was killed (by another program, "
-            "or by the system when memory ran out). Resume continues from the last checkpoint.")
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or [""])[-1]
 
 
 class TrainingJob:
@@ -367,7 +205,7 @@ class TrainingJob:
         terminal = self._attempt_terminal
         if terminal is not None:
             kind = str(terminal["event"])
-            return kind, _terminal_message(terminal) if kind == "failed" else ""
+            return kind, explain_failed_event(terminal) if kind == "failed" else ""
         if alive(self.pid, self.info.get("pid_token")):
             if (self.run_dir / "STOP").exists():
                 return "stopping", ""
@@ -381,16 +219,6 @@ class TrainingJob:
         return "failed", message
 
 
-def _terminal_message(event: dict[str, Any]) -> str:
-    message = str(event.get("message") or event.get("error") or "the run failed")
-    low = message.lower()
-    if "out of memory" in low:
-        message = "Out of memory. Lower batch_size or data.size, then Resume.\n" + message
-    elif "no space left" in low:
-        message = "The disk is full. Free some space, then Resume.\n" + message
-    return message
-
-
 def scan_runs(runs_dir: Path) -> list[TrainingJob]:
     """Every job found in ``runs_dir`` (oldest first)."""
     folder = Path(runs_dir)
@@ -399,40 +227,3 @@ def scan_runs(runs_dir: Path) -> list[TrainingJob]:
     jobs = [job for path in sorted(folder.iterdir()) if (path / JOB_FILE).is_file()
             if (job := TrainingJob.load(path)) is not None]
     return sorted(jobs, key=lambda j: float(j.info.get("created", 0.0) or 0.0))
-
-
-def training_scans(n_scans: int, val_fraction: float) -> int:
-    """How many of ``n_scans`` (one per subject) a fine-tune trains on: the engine holds out fold 0 of
-    ``k = min(subjects, round(1 / val_fraction))`` folds, none below two subjects (finetune.split_records)."""
-    if val_fraction <= 0 or n_scans < 2:
-        return max(n_scans, 0)
-    k = min(n_scans, max(2, int(round(1.0 / val_fraction))))
-    return n_scans - -(-n_scans // k)
-
-
-def estimate_epoch_seconds(jobs: list[TrainingJob], n_train: int, batch_size: int,
-                           same_setup: Callable[[TrainingJob], bool]) -> tuple[float | None, str]:
-    """Seconds per epoch measured on the newest earlier run with the same setup.
-
-    A run that finished an epoch gives its measured epoch time per training scan (its last epoch:
-    scans prepared and cached, validation included); a run that only took steps gives its median
-    step time per volume. Nothing is guessed: without such a run the answer is ``None``.
-
-    Returns:
-        ``(seconds or None, where the figure comes from)``.
-    """
-    for job in reversed(jobs):
-        if not same_setup(job):
-            continue
-        progress = job.progress
-        started = progress.started or {}
-        old_train = int(started.get("n_train") or 0)
-        if progress.epoch_s and old_train > 0:
-            return progress.epoch_s[-1] / old_train * max(n_train, 1), f"measured on {job.name}"
-        per_step = progress.seconds_per_step()
-        if per_step is None:
-            continue
-        old_batch = int(((started.get("config") or {}).get("batch_size")) or batch_size or 1)
-        per_volume = per_step / max(old_batch, 1)
-        return per_volume * max(n_train, 1), f"measured on {job.name}"
-    return None, "measured once a run with this setup has taken its first steps"

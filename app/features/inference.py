@@ -4,10 +4,9 @@ had (the scan, earlier predictions, edits) is lost."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (
@@ -21,14 +20,9 @@ from PyQt6.QtWidgets import (
 
 from app import model_dialogs
 from app.devices import DEVICES, available_devices
-from app.state.layers import (
-    ALTERNATE_COLORS,
-    DEFAULT_COLORS,
-    LABELS,
-    PROBABILITY,
-    OverlayLayer,
-)
+from app.features.shell import Shell
 from app.state.model_catalog import NO_MODEL, ModelEntry, available_models, find_bundles
+from app.state.scene import Scene
 from app.state.segmentation import LEFT, RIGHT, Segmentation
 from app.workers.predict_worker import (
     PredictorCache,
@@ -36,9 +30,6 @@ from app.workers.predict_worker import (
     PredictRequest,
     PredictWorker,
 )
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
 
 STAGE_TEXT = {"load": "Loading model", "preprocess": "Preprocessing", "model": "Running model",
               "inverse": "Mapping back to the scan", "measure": "Measuring", "display": "Preparing overlays",
@@ -48,47 +39,50 @@ STAGE_TEXT = {"load": "Loading model", "preprocess": "Preprocessing", "model": "
 class InferenceController(QObject):
     """Owns the model selector, the device choice and the running worker.
 
-    Signals:
+    Signals (the scene's ``prediction_added`` fires too):
         prediction_added(Segmentation): a run finished and its layers were added.
         run_failed(Exception), run_cancelled(): the run ended without a result.
-        current_changed(Segmentation | None): the segmentation the results panel and editor use.
     """
 
     prediction_added = pyqtSignal(object)
     run_failed = pyqtSignal(object)
     run_cancelled = pyqtSignal()
-    current_changed = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.layers = window.layers
+    def __init__(self, scene: Scene, shell: Shell) -> None:
+        super().__init__(shell.widget)
+        self.scene, self.shell = scene, shell
+        self.layers = scene.layers
         self.device = "auto"
-        self.current: Segmentation | None = None
         self.worker: PredictWorker | None = None
         self.last_outcome: PredictOutcome | None = None
-        self.intended_use: dict[int, str] = {}
         self._cache = PredictorCache()
         self._opened: list[ModelEntry] = []
+        self._selected_index = 0
         self._build_status_widgets()
         self._build_menu()
         self._build_selector()
-        window.image.changed.connect(self._on_image_changed)
+        scene.image.changed.connect(self._on_image_changed)
+        scene.current_changed.connect(self._update_enabled)
+        scene.model_requested.connect(self.use_model)
+        scene.run_requested.connect(self.run)
+        scene.models_changed.connect(self.refresh_models)
         self._on_image_changed(None)
 
     # construction -----------------------------------------------------------------------------
+    @property
+    def current(self) -> Segmentation | None:
+        """The segmentation the results panel shows and the editor paints (the scene's)."""
+        return self.scene.current
+
     def _action(self, text: str, slot: object, shortcut: str | None = None) -> QAction:
-        action = QAction(text, self.window)
+        action = QAction(text, self.shell.widget)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
         return action
 
     def _build_menu(self) -> None:
-        w = self.window
-        menu = QMenu("&Model", w)
-        w.menuBar().insertMenu(w.window_actions.help_menu.menuAction(), menu)
-        self.menu = menu
+        w = self.shell.widget
         self.run_action = self._action("&Run model on scan", self.run, "Ctrl+R")
         self.run_action.setObjectName("run_model")
         self.cancel_action = self._action("&Cancel run", self.cancel)
@@ -97,9 +91,8 @@ class InferenceController(QObject):
         self.go_left = self._action("Go to &left hippocampus", lambda: self.go_to_hippocampus(LEFT), "Ctrl+L")
         self.go_right = self._action("Go to r&ight hippocampus", lambda: self.go_to_hippocampus(RIGHT),
                                      "Ctrl+Shift+L")
-        menu.addActions([self.run_action, self.cancel_action])
-        menu.addSeparator()
-        device_menu = menu.addMenu("&Device")
+        self.shell.add_to_menu("&Model", "run", [self.run_action, self.cancel_action])
+        device_menu = QMenu("&Device", w)
         self.device_actions: dict[str, QAction] = {}
         group = QActionGroup(w)
         for key, text in DEVICES:
@@ -112,12 +105,11 @@ class InferenceController(QObject):
         self.device_actions["auto"].setChecked(True)
         device_menu.aboutToShow.connect(self._refresh_devices)
         self._refresh_devices()
-        menu.addActions([self.open_bundle_action, self.card_action])
-        menu.addSeparator()
-        menu.addActions([self.go_left, self.go_right])
+        self.shell.add_to_menu("&Model", "model", [device_menu, self.open_bundle_action, self.card_action])
+        self.shell.add_to_menu("&Model", "navigate", [self.go_left, self.go_right])
 
     def _build_selector(self) -> None:
-        bar = self.window.window_actions.toolbar
+        bar = self.shell.toolbar("Main")
         bar.addSeparator()
         self.selector = QComboBox(bar)
         self.selector.setObjectName("model_selector")
@@ -136,7 +128,7 @@ class InferenceController(QObject):
         self.refresh_models()
 
     def _build_status_widgets(self) -> None:
-        bar = self.window.statusBar()
+        bar = self.shell.status_bar()
         self.device_label = QLabel("Device: auto", bar)
         self.device_label.setObjectName("device_label")
         self.stage_label = QLabel(bar)
@@ -172,8 +164,6 @@ class InferenceController(QObject):
         self._update_enabled()
 
     def selected_bundle(self) -> Path | None:
-        if not hasattr(self, "selector"):
-            return None
         data = self.selector.currentData()
         return Path(data) if data else None
 
@@ -181,7 +171,7 @@ class InferenceController(QObject):
         """Offer (and select) the bundle at ``path``; False (and a dialog) if it is not one."""
         found = find_bundles(Path(path), "opened")
         if not found or found[0].path != Path(path):
-            model_dialogs.show_model_error(self.window, "Not a model bundle",
+            model_dialogs.show_model_error(self.shell.widget, "Not a model bundle",
                                            f"{path} is not a model bundle (model_card.json is missing or damaged).",
                                            "Choose the folder that holds model.safetensors and model_card.json.")
             return False
@@ -194,13 +184,29 @@ class InferenceController(QObject):
 
     def may_switch_model(self) -> bool:
         """Unsaved corrections are offered for saving before another model is chosen (False: cancelled)."""
-        guard = getattr(self.window, "unsaved_edits", None)
-        return guard is None or guard.confirm("switch the model")
+        return bool(self.scene.confirm_discard("switch the model"))
+
+    def use_model(self, path: Path, announce: bool = True) -> None:
+        """Make the bundle at ``path`` the model for inference (the registry's "use", a restored
+        autosave); unsaved corrections are offered for saving first."""
+        path = Path(path)
+        if path != self.selected_bundle() and not self.may_switch_model():
+            return
+        self.refresh_models()
+        index = self.selector.findData(str(path))
+        if index < 0:
+            self.add_bundle(path)
+        else:
+            self.selector.setCurrentIndex(index)
+            self._selected_index = index
+            self._update_enabled()
+        if announce:
+            self.shell.note(f"Model for inference: {self.selector.currentText()}")
 
     def open_bundle_dialog(self) -> None:
         if not self.may_switch_model():
             return
-        folder = QFileDialog.getExistingDirectory(self.window, "Open model bundle (folder)")
+        folder = QFileDialog.getExistingDirectory(self.shell.widget, "Open model bundle (folder)")
         if folder:
             self.add_bundle(Path(folder))
 
@@ -217,9 +223,9 @@ class InferenceController(QObject):
     def show_card(self) -> None:
         bundle = self.selected_bundle()
         if bundle is None:
-            model_dialogs.show_model_error(self.window, "No model", NO_MODEL, "")
+            model_dialogs.show_model_error(self.shell.widget, "No model", NO_MODEL, "")
             return
-        model_dialogs.show_model_card(self.window, bundle)
+        model_dialogs.show_model_card(self.shell.widget, bundle)
 
     def set_device(self, device: str) -> None:
         self.device = device
@@ -238,17 +244,16 @@ class InferenceController(QObject):
 
     def run(self) -> None:
         """Run the selected model on the open scan in a worker thread."""
-        layer = self.window.image.layer
+        layer = self.scene.image.layer
         if layer is None or self.worker is not None:
             return
         bundle = self.selected_bundle()
         if bundle is None:
-            model_dialogs.show_model_error(self.window, "No model available", NO_MODEL,
+            model_dialogs.show_model_error(self.shell.widget, "No model available", NO_MODEL,
                                            "Put a bundle in your model folder or open one.")
             return
-        known = self.layers.segmentations()
         request = PredictRequest(bundle, self.device, layer.volume, layer.display.affine, layer.display.shape,
-                                 layer.name, index=known[0].index if known else None)
+                                 layer.name, display_mapping=lambda: layer.display_mapping)
         worker = PredictWorker(request, self._cache)
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
@@ -281,105 +286,76 @@ class InferenceController(QObject):
         if worker is not None:
             worker.wait(5000)
         self._set_running(False)
-        if "torch" in __import__("sys").modules:
+        if "torch" in sys.modules:
             self._refresh_devices()
 
     def _on_succeeded(self, outcome: PredictOutcome) -> None:
         self._finish()
-        layer = self.window.image.layer
+        layer = self.scene.image.layer
         if layer is None or layer.volume is not outcome.request.volume:
             return  # the scan was closed or replaced while the model ran
         self.last_outcome = outcome
         self.device_label.setText(f"Device: {outcome.device_name}")
         prediction = outcome.prediction
-        name = self._unique_name(prediction.model.name)
-        seg = Segmentation(name, prediction.labels, prediction.affine, outcome.index, prediction,
-                           outcome.probability, source=prediction.model.bundle, display=outcome.display_labels)
-        self.intended_use[id(seg)] = outcome.intended_use
-        others = [s for s in self.layers.segmentations() if s.is_prediction]
-        colors = dict(ALTERNATE_COLORS if others else DEFAULT_COLORS)
-        self.layers.add(OverlayLayer(f"{name} probability", PROBABILITY, seg, visible=False, opacity=0.7))
-        self.layers.add(OverlayLayer(f"{name} mask", LABELS, seg, opacity=0.5, colors=colors))
-        self.set_current(seg)
-        self.window.note(f"{prediction.model.name}: left {prediction.volumes_ml['left']:.2f} mL, right "
-                         f"{prediction.volumes_ml['right']:.2f} mL in {outcome.seconds:.1f} s")
+        seg = self.scene.add_prediction(prediction, outcome.index, outcome.probability, outcome.display_labels,
+                                        outcome.intended_use)
+        self.shell.note(f"{prediction.model.name}: left {prediction.volumes_ml['left']:.2f} mL, right "
+                        f"{prediction.volumes_ml['right']:.2f} mL in {outcome.seconds:.1f} s")
+        self.scene.prediction_added.emit(seg)
         self.prediction_added.emit(seg)
 
     def _on_failed(self, request: PredictRequest, error: BaseException) -> None:
         self._finish()
-        model_dialogs.show_run_error(self.window, error)
+        model_dialogs.show_run_error(self.shell.widget, error)
         self.run_failed.emit(error)
 
     def _on_cancelled(self, _request: PredictRequest) -> None:
         self._finish()
-        self.window.note("Model run cancelled; earlier results are unchanged")
+        self.shell.note("Model run cancelled; earlier results are unchanged")
         self.run_cancelled.emit()
-
-    def _unique_name(self, name: str) -> str:
-        names = {s.name for s in self.layers.segmentations()}
-        if name not in names:
-            return name
-        n = 2
-        while f"{name} ({n})" in names:
-            n += 1
-        return f"{name} ({n})"
 
     # current segmentation and navigation ------------------------------------------------------
     def set_current(self, segmentation: Segmentation | None) -> None:
-        self.current = segmentation
-        self.window.editor.set_target(segmentation)
-        self.current_changed.emit(segmentation)
-        self._update_enabled()
+        self.scene.set_current(segmentation)
 
     def select(self, segmentation: Segmentation) -> None:
         """The user picked a layer: a prediction becomes the one shown in the results and edited."""
-        if segmentation.is_prediction and segmentation is not self.current:
-            self.set_current(segmentation)
+        if segmentation.is_prediction and segmentation is not self.scene.current:
+            self.scene.set_current(segmentation)
 
     def remove(self, segmentation: Segmentation) -> None:
         """Drop a segmentation's layers and undo steps; another prediction becomes current."""
-        self.layers.remove_segmentation(segmentation)
-        self.window.history.forget(segmentation)
-        self.intended_use.pop(id(segmentation), None)
-        if segmentation is self.current:
-            remaining = self.predictions()
-            self.set_current(remaining[-1] if remaining else None)
+        self.scene.remove(segmentation)
 
     def predictions(self) -> list[Segmentation]:
-        return [s for s in self.layers.segmentations() if s.is_prediction]
+        return self.scene.predictions()
 
     def go_to_hippocampus(self, label: int) -> bool:
         """Centre the cursor on the current segmentation's left (1) or right (2) hippocampus."""
-        seg = self.current
-        layer = self.window.image.layer
-        if seg is None or layer is None:
+        if self.scene.current is None or self.scene.image.layer is None:
             return False
-        center = seg.centroid_world(label)
-        if center is None:
-            self.window.note("That hippocampus is empty in the current mask")
+        position = self.scene.hippocampus_position(label)
+        if position is None:
+            self.shell.note("That hippocampus is empty in the current mask")
             return False
-        # the nearest display voxel centre, so every view shows the slice through the centroid
-        index = np.rint(layer.display_index(center))
-        self.window.cursor.set_position(layer.clamp_to_bounds(layer.display_origin + index * layer.display_spacing))
+        self.scene.cursor.set_position(position)
         return True
 
     def _on_image_changed(self, _layer: object) -> None:
+        # the scene drops the old scan's layers, undo steps and current segmentation
         if self.worker is not None:
             self.worker.cancel()
-        self.layers.clear()
-        self.window.history.forget()
-        self.intended_use.clear()
         self.last_outcome = None
-        self.set_current(None)
+        self._update_enabled()
 
-    def _update_enabled(self) -> None:
-        has_scan = self.window.image.layer is not None
+    def _update_enabled(self, *_args: object) -> None:
+        has_scan = self.scene.image.layer is not None
         running = self.worker is not None
         self.run_action.setEnabled(has_scan and not running and self.selected_bundle() is not None)
         self.cancel_action.setEnabled(running)
         self.card_action.setEnabled(self.selected_bundle() is not None)
         for action in (self.go_left, self.go_right):
-            action.setEnabled(self.current is not None)
+            action.setEnabled(self.scene.current is not None)
 
     def shutdown(self) -> None:
         """Stop a running worker before the window closes (waits for the current stage)."""
