@@ -155,6 +155,10 @@ def run_participant(args: argparse.Namespace, bids_dir: Path, out_dir: Path, bun
         _say(args, f"[{number}/{len(todo)}] {stem}: {detail} ({record.row.get('seconds', '')} s)")
     loader.join()  # never leave an import running into interpreter shutdown
     _say(args, f"done: {n_ok} ok, {len(todo) - n_ok} failed, {len(mine) - len(todo)} already done -> {out_dir}")
+    if placement.distributed:
+        # torchrun stops every rank when one exits non-zero: a rank whose scans all failed must not
+        # cut the others short (its failures are in its records, and 'group' lists them)
+        return 0
     return 0 if n_ok else 1
 
 
