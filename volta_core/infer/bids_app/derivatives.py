@@ -75,6 +75,9 @@ def write_dataset_description(out: Path, *, model_name: str, model_hash: str, so
         description["SourceDatasets"] = [{"URL": Path(source).resolve().as_uri()}]
     path = out / "dataset_description.json"
     write_json_atomic(path, description)
+    # what a BIDS validator should not look at: the per-scan records and the group's own files
+    write_text_atomically(out / ".bidsignore", "records/\nqc/\nvolumes.tsv\nqc_marks.tsv\ngroup_report.*\n"
+                                               ".results.lock\n")
     return path
 
 
