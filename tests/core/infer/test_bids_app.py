@@ -228,3 +228,14 @@ def test_one_run_slurm_shards_and_torchrun_give_identical_volumes(tmp_path: Path
     for name in ("slurm", "torchrun"):
         assert sorted(p.name for p in (tmp_path / name / "records").iterdir()) == sorted(
             p.name for p in (tmp_path / "single" / "records").iterdir())
+
+
+def test_qc_figure_input_is_the_scan_in_ras_voxel_order_with_its_zooms():
+    from volta_core.infer.bids_app.derivatives import derivative_prefix, ras_voxel_order
+
+    data = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    lia = np.array([[-1.0, 0, 0, 0], [0, 0, 2.0, 0], [0, -3.0, 0, 0], [0, 0, 0, 1]])  # L, I, A with 1/3/2 mm
+    ras, zooms = ras_voxel_order(data, lia)
+    assert ras.shape == (2, 4, 3) and zooms == (1.0, 2.0, 3.0)
+    assert ras[0, 0, 0] == data[1, 2, 0]  # the left-most, posterior, inferior voxel comes first
+    assert derivative_prefix("sub-01_ses-2_acq-fast_run-3_T1w") == "sub-01_ses-2_acq-fast_run-3_desc-hippocampus"
