@@ -111,8 +111,8 @@ def volta(*args: str | Path, model: Path | None = None, env: dict[str, str] | No
         command += ["--device", "cpu", "--threads", "1"]
     if model is not None:
         command += ["--model", str(model)]
-    return subprocess.run(command, capture_output=True, text=True, env={**without_slurm_or_torchrun(ENV), **(env or {})},
-                          timeout=timeout)
+    environment = {**without_slurm_or_torchrun(ENV), **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout)
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:

@@ -24,8 +24,14 @@ from typing import Any
 
 from volta_core.infer.bids_app.derivatives import write_dataset_description
 from volta_core.infer.bids_app.participant import LAYOUT
-from volta_core.infer.bids_app.scans import BidsInputError, BidsScan, find_scans, normalise_labels, parse_entities, \
-    read_participants
+from volta_core.infer.bids_app.scans import (
+    BidsInputError,
+    BidsScan,
+    find_scans,
+    normalise_labels,
+    parse_entities,
+    read_participants,
+)
 from volta_core.infer.export import one_line
 from volta_core.infer.inputs import scan_key
 from volta_core.infer.results_store import RECORDS_DIR, STATUS_FAILED, STATUS_OK, ResultsStore, ScanRecord
@@ -131,7 +137,8 @@ def merge(scans: list[BidsScan], records: list[ScanRecord], columns: list[str],
         if record.key in used or record.options.get("layout") != LAYOUT:
             continue
         subject, session = _participant_of(record)
-        if (participant_labels and subject not in participant_labels) or (session_labels and session not in session_labels):
+        if ((participant_labels and subject not in participant_labels)
+                or (session_labels and session not in session_labels)):
             continue
         rows.append(_row(record, subject, session, record.stem, record.source))
         seen_subjects.add(subject)

@@ -19,7 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from volta_core.infer.bids_app.derivatives import qc_png_path, write_dataset_description, write_qc_png, write_scan_derivatives
+from volta_core.infer.bids_app.derivatives import (
+    qc_png_path,
+    write_dataset_description,
+    write_qc_png,
+    write_scan_derivatives,
+)
 from volta_core.infer.bids_app.scans import BidsInputError, BidsScan, find_scans
 from volta_core.infer.bids_app.shard import RankPlacement, ShardError, resolve_shard
 from volta_core.infer.export import csv_row, failure_row, one_line
