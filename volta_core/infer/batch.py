@@ -7,15 +7,10 @@ into the same folder (see :mod:`volta_core.infer.results_store`).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import sys
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -29,18 +24,19 @@ from volta_core.infer.results_store import (
     ScanRecord,
     bundle_hash,
 )
-from volta_core.io import (
-    MultiVolumeError,
-    NonFiniteVoxelsError,
-    VolumeReadError,
-    VolumeWriteError,
-    load_volume,
+from volta_core.infer.scan_steps import (
+    BatchOptions,
+    captured_library_messages,
+    hint_for_cli,
+    is_current,
+    is_out_of_memory,
+    out_of_memory,
 )
+from volta_core.io import VolumeReadError, VolumeWriteError, load_volume
 from volta_core.io.atomic import remove_quietly
 from volta_core.io.checks import NAN_REPLACED
 
 RESULTS_FILE = "results.csv"
-_LIBRARY_LOGGERS = ("nibabel", "nibabel.global", "py.warnings")
 
 
 @dataclass
@@ -58,76 +54,6 @@ class BatchSummary:
     @property
     def n_failed(self) -> int:
         return sum(r["status"] == "failed" for r in self.rows)
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """Options that change the numbers; a record made with other ones is redone.
-
-    Attributes:
-        tta: also run on the mirrored scan and average.
-        volume_index: which volume of 4D scans to use (``None``: 4D scans fail with a hint).
-        nan_to_zero: replace NaN/inf voxels by 0 instead of failing.
-    """
-
-    tta: bool = False
-    volume_index: int | None = None
-    nan_to_zero: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"tta": self.tta, "volume_index": self.volume_index, "nan_to_zero": self.nan_to_zero}
-
-
-def _is_current(record: ScanRecord | None, out_dir: Path, model_hash: str, options: BatchOptions) -> bool:
-    """Whether ``record`` is what this run would produce: same model, same effective options, outputs present.
-
-    Records hold the options as they took effect: ``volume_index`` only for 4D scans and
-    ``nan_to_zero`` only when voxels were replaced, so ``--volume`` or ``--nan-to-zero`` do not
-    redo the scans they do not change.
-    """
-    if record is None or record.status != STATUS_OK or record.model_hash != model_hash:
-        return False
-    used = record.options
-    if (bool(used.get("tta")) != options.tta
-            or (used.get("volume_index") is not None and used.get("volume_index") != options.volume_index)
-            or (bool(used.get("nan_to_zero")) and not options.nan_to_zero)):
-        return False
-    return bool(record.outputs) and all((out_dir / name).is_file() for name in record.outputs)
-
-
-@contextlib.contextmanager
-def captured_library_messages(notes: list[str]) -> Iterator[None]:
-    """Collect Python warnings and nibabel log records into ``notes`` instead of stderr."""
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            notes.append(one_line(f"{record.name}: {record.getMessage()}"))
-
-    handler = _Collect(level=logging.WARNING)
-    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
-    saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
-    for lg in loggers:
-        lg.handlers = [handler]
-        lg.propagate = False
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for lg, (handlers, propagate) in zip(loggers, saved):
-                lg.handlers, lg.propagate = handlers, propagate
-            for w in caught:
-                notes.append(one_line(f"{w.category.__name__}: {w.message}"))
-
-
-def _hint_for_cli(exc: VolumeReadError) -> str:
-    """The error's message with a hint that names this command's options."""
-    if isinstance(exc, MultiVolumeError):
-        return (f"{exc.message} Pass --volume N to predict on one of them "
-                f"(0 to {exc.n_volumes - 1}).")
-    if isinstance(exc, NonFiniteVoxelsError):
-        return f"{exc.message} Pass --nan-to-zero to replace them with 0, or fix the file."
-    return str(exc)
 
 
 def run_batch(
@@ -166,7 +92,7 @@ def run_batch(
         stem = stems[scan.key]
         bar.set_postfix_str(stem)
         previous = store.get(stem)
-        if _is_current(previous, out, model_hash, options):
+        if is_current(previous, out, model_hash, options):
             assert previous is not None
             summary.rows.append(previous.csv_row())
             summary.skipped += 1
@@ -205,14 +131,14 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
         except VolumeWriteError:
             raise
         except VolumeReadError as exc:
-            error = _hint_for_cli(exc)
+            error = hint_for_cli(exc)
         except PredictionError as exc:
             error = str(exc)
         except MemoryError:
-            error = _out_of_memory(scan.path.name)
+            error = out_of_memory(scan.path.name)
         except Exception as exc:  # noqa: BLE001 - one bad scan must not stop a batch; the row says what happened
-            if _is_out_of_memory(exc):  # SimpleITK/ITK and torch report it as a RuntimeError with C++ internals
-                error = _out_of_memory(scan.path.name)
+            if is_out_of_memory(exc):  # SimpleITK/ITK and torch report it as a RuntimeError with C++ internals
+                error = out_of_memory(scan.path.name)
             else:
                 error = f"unexpected error on '{scan.path.name}': {type(exc).__name__}: {exc}"
     record.status = STATUS_FAILED
@@ -221,15 +147,4 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
     return record
 
 
-_OOM_MARKERS = ("failed to allocate memory", "out of memory", "std::bad_alloc", "cannot allocate memory",
-                "defaultcpuallocator: can't allocate memory")
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return any(marker in text for marker in _OOM_MARKERS)
-
-
-def _out_of_memory(name: str) -> str:
-    return (f"not enough memory to process '{name}': close other programs, run with --threads 1, "
-            "or use a machine with more memory")
+__all__ = ["RESULTS_FILE", "BatchOptions", "BatchSummary", "captured_library_messages", "run_batch"]

@@ -136,12 +136,14 @@ class Predictor:
         self.template = template if template is not None or self.spec.space != "template" else load_template()
 
     @classmethod
-    def from_bundle(cls, path: str | Path, device: str = "auto") -> Predictor:
+    def from_bundle(cls, path: str | Path, device: str = "auto", local_rank: int = 0) -> Predictor:
         """Load a bundle folder (safetensors + model card; nothing is unpickled).
 
         Args:
             path: the bundle folder.
             device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+            local_rank: with CUDA, use GPU ``local_rank`` (modulo the GPU count): one GPU per
+                torchrun rank on a node.
 
         Raises:
             BundleError: missing or damaged bundle. DeviceError: the device is not available.
@@ -149,7 +151,7 @@ class Predictor:
         path = Path(path)
         card, model = load_model(path)
         stats = load_feature_stats(path)
-        return cls(card, model, choose_device(device), path, stats)
+        return cls(card, model, choose_device(device, local_rank), path, stats)
 
     @property
     def device_name(self) -> str:

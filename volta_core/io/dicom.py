@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
 
 from volta_core.io.checks import select_volume
 from volta_core.io.errors import (
@@ -26,6 +25,7 @@ from volta_core.io.errors import (
     VolumeTooLargeError,
 )
 from volta_core.io.itk import LPS_TO_RAS, _itk_reason, affine_from_itk
+from volta_core.io.lazy_sitk import sitk
 
 _DICOM_FIELDS = {
     "0020|000e": "series_uid", "0020|000d": "study_uid", "0008|103e": "series_description",

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
 
 from volta_core.io.checks import DEFLATE_MAX_RATIO, check_declared_bytes, jsonable, select_volume
 from volta_core.io.errors import CorruptFileError, VolumeReadError, VolumeTooLargeError
+from volta_core.io.lazy_sitk import sitk
 from volta_core.io.volume import Volume
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
