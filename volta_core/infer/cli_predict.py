@@ -181,6 +181,8 @@ def run_flat(args: argparse.Namespace) -> int:
         return 2
     print(f"model: {predictor.card.name} ({bundle}) on {predictor.device_name}; {len(scans)} scan(s)",
           file=sys.stderr)
+    for line in predictor.head_caveats():
+        print(line, file=sys.stderr)
     options = BatchOptions(tta=args.tta, volume_index=args.volume, nan_to_zero=args.nan_to_zero)
     try:
         summary = run_batch(predictor, scans, store, options=options, show_progress=not args.quiet,

@@ -157,6 +157,13 @@ class Predictor:
     def device_name(self) -> str:
         return describe_device(self.device)
 
+    def head_caveats(self) -> list[str]:
+        """One line per trained classification head with the card's caveat, e.g. ``P(male): weak
+        cue: trained on ...`` (what the CLI prints before the first scan)."""
+        names = {"sex": "P(male)", "ad": "P(AD)"}
+        return [f"{names[h]}: {self.card.heads[h]['note']}" for h in ("sex", "ad")
+                if self.card.heads.get(h, {}).get("trained") and self.card.heads[h].get("note")]
+
     # ------------------------------------------------------------------------------------
     def predict(
         self,

@@ -194,6 +194,8 @@ def _predictor(loader: ModelLoader, placement: RankPlacement, args: argparse.Nam
         import torch
 
         _threads_set = True
+        for line in predictor.head_caveats():
+            _say(args, line)
         threads = args.threads or (placement.threads() if placement.distributed else None)
         if threads:
             torch.set_num_threads(threads)  # in the main thread: torch's thread settings are per thread
