@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TERMINAL_EVENTS = ("finished", "stopped", "failed")
+from volta_core.contracts.events import ENDINGS as TERMINAL_EVENTS
 #: Fields of ``eval`` events that are not metrics.
 _EVAL_META = {"event", "time", "run", "step", "epoch", "split"}
 

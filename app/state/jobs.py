@@ -32,6 +32,7 @@ from typing import Any
 from app.state.job_progress import TERMINAL_EVENTS, JobProgress, MetricsTail
 from app.state.model_catalog import APP_NAME
 from app.state.processes import process_alive
+from volta_core.contracts.resources import configs_dir
 
 #: Point this at a folder to keep training runs there (tests use a temporary one).
 RUNS_ENV = "VOLTA_RUNS_DIR"
@@ -67,12 +68,6 @@ def user_runs_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False)) / "runs"
-
-
-def configs_dir() -> Path:
-    """The shipped ``configs/`` folder (beside ``resources/`` in a packaged app)."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    return Path(bundle) / "configs" if bundle else Path(__file__).resolve().parents[2] / "configs"
 
 
 def default_config_text(task: str) -> str:
