@@ -1,4 +1,4 @@
-"""Follow a run's ``metrics.jsonl`` (the progress-event protocol of ``volta_core/train/events.py``)
+"""Follow a run's ``metrics.jsonl`` (the progress-event protocol of ``volta_core/contracts/events.py``)
 and fold its events into what the training panel shows: curves, step, throughput, ETA, outcome."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Per optimizer step ``t``: lr / weight decay (warm-up + cosine), teacher momentum
 and teacher temperature (linear warm-up) come from ``CosineScheduler``s indexed by ``t``;
 ``accumulation`` micro-batches are summed before one AdamW step with gradient clipping (the
 shared loop, :mod:`volta_core.train.loop`); the teacher is then updated by EMA and watched for
-collapse (:class:`PretrainTask`). Progress goes out as JSON-lines events (see ``events.py``).
+collapse (:class:`PretrainTask`). Progress goes out as JSON-lines events (:mod:`volta_core.contracts.events`).
 """
 
 from __future__ import annotations
