@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PyQt6.QtGui import QIcon
 
+from volta_core.contracts.resources import resources_root
+
 
 def icons_dir() -> Path:
-    bundle = getattr(sys, "_MEIPASS", None)
-    root = Path(bundle) if bundle else Path(__file__).resolve().parents[1]
-    return root / "resources" / "icons"
+    return resources_root() / "icons"
 
 
 def icon(name: str) -> QIcon:

@@ -36,7 +36,7 @@ def show_model_error(parent: QWidget, title: str, message: str, hint: str) -> QM
 def describe_run_error(error: BaseException) -> tuple[str, str, str]:
     """``(title, message, hint)`` for an exception raised while running a model."""
     from volta_core.infer import PredictionError
-    from volta_core.model.bundle import BundleError
+    from volta_core.contracts.model_card import BundleError
     from volta_core.model.device import DeviceError
 
     keep = "The scan and any earlier results stay open."

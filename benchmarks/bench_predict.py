@@ -27,7 +27,8 @@ import numpy as np
 def _random_bundle(folder: Path) -> Path:
     import torch
 
-    from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
+    from volta_core.contracts.model_card import DEFAULT_LABELS, ModelCard
+    from volta_core.model.bundle import save_bundle
     from volta_core.model.networks import build_segmenter
 
     torch.manual_seed(0)

@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 from volta_core.config import FinetuneConfig, PretrainConfig, load_config
 from volta_core.data.synth.volumes import synth_volumes
 from volta_core.infer.ood import fit_feature_stats, pooled_features, save_feature_stats
-from volta_core.model.bundle import ModelCard, load_model, read_card
+from volta_core.contracts.model_card import ModelCard, read_card
+from volta_core.model.bundle import load_model
 from volta_core.train.finetune import run_finetune
 from volta_core.train.heldout import DEGRADATIONS, atlas_baseline, evaluate_heldout
 from volta_core.train.metrics import mean_sd

@@ -336,14 +336,26 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    return parse_config_text(text, f"config file {path}", json_text=path.suffix.lower() == ".json")
+
+
+def parse_config_text(text: str, source: str = "the config", *, json_text: bool = False) -> dict[str, Any]:
+    """YAML (or, with ``json_text``, JSON) config text into plain data.
+
+    Args:
+        source: what error messages call the text (e.g. ``"config file run/config.yaml"``).
+
+    Raises:
+        ConfigError: not valid YAML/JSON, or not a mapping at the top level.
+    """
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if json_text else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid YAML/JSON: {exc}") from exc
+        raise ConfigError(f"{source} is not valid YAML/JSON: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raise ConfigError(f"{source} must hold a mapping at the top level")
     return _floatify(data)
 
 
@@ -360,11 +372,22 @@ def _floatify(data: Any) -> Any:
 def load_config(cls: type[ConfigT], path: str | Path | None = None,
                 overrides: list[str] | None = None) -> ConfigT:
     """Defaults, then the file (if any), then overrides -> a validated config dataclass."""
-    base = to_dict(cls())
-    if path:
-        base = _merge(base, read_config_file(path))
-    base = apply_overrides(base, overrides or [])
-    return from_dict(cls, base)
+    return _config(cls, read_config_file(path) if path else {}, overrides)
+
+
+def config_from_text(cls: type[ConfigT], text: str, overrides: list[str] | None = None) -> ConfigT:
+    """Defaults, then the YAML ``text`` (e.g. the training panel's editor), then overrides -> a
+    validated config dataclass, as :func:`load_config` reads a file.
+
+    Raises:
+        ConfigError: invalid YAML, unknown key, wrong type, unparsable override.
+    """
+    return _config(cls, parse_config_text(text), overrides)
+
+
+def _config(cls: type[ConfigT], data: dict[str, Any], overrides: list[str] | None) -> ConfigT:
+    base = _merge(to_dict(cls()), data)
+    return from_dict(cls, apply_overrides(base, overrides or []))
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -43,22 +43,9 @@ def labels_on_scan_grid(label_volume: Volume, scan: Volume) -> np.ndarray:
     """A loaded label map on the scan's grid as ``int32`` (values kept: FreeSurfer's go past 255):
     as is when the grids match, else nearest neighbour."""
     from app.state.label_conventions import as_integer_labels
+    from volta_core.preprocess.resample import nearest_on_grid  # SimpleITK: loaded in the worker, not at start-up
 
-    data = as_integer_labels(label_volume.data)
-    if label_volume.same_grid(scan):
-        return data
-    ijk = np.indices(scan.shape).reshape(3, -1).T  # (n, 3)
-    src = np.rint(label_volume.world_to_voxel(scan.voxel_to_world(ijk))).astype(int)
-    inside = np.all((src >= 0) & (src < np.asarray(label_volume.shape)), axis=1)
-    out = np.zeros(ijk.shape[0], dtype=np.int32)
-    out[inside] = data[tuple(src[inside].T)]
-    return out.reshape(scan.shape)
-
-
-def without_patient(volume: Volume) -> Volume:
-    from dataclasses import replace
-
-    return replace(volume, metadata={k: v for k, v in volume.metadata.items() if k != "patient"})
+    return nearest_on_grid(label_volume.with_data(as_integer_labels(label_volume.data)), scan)
 
 
 class ExportActions(QObject):
@@ -202,7 +189,7 @@ class ExportActions(QObject):
 
         labels = seg.labels.copy()
         try:
-            written = save_mask(labels, without_patient(layer.volume), Path(path), labels=dict(LABEL_NAMES))
+            written = save_mask(labels, layer.volume.without_patient(), Path(path), labels=dict(LABEL_NAMES))
         except Exception as exc:  # noqa: BLE001 - any failure: say so, keep everything open
             self._on_failed(exc)
             return False
@@ -226,7 +213,7 @@ class ExportActions(QObject):
         patient = {str(k): str(v) for k, v in (layer.volume.metadata.get("patient") or {}).items()} \
             if include_patient else {}
         if kind == "mask":
-            labels, reference = seg.labels.copy(), without_patient(layer.volume)
+            labels, reference = seg.labels.copy(), layer.volume.without_patient()
 
             def work() -> Path:
                 from volta_core.io import save_mask

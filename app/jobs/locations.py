@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from app.state.model_catalog import APP_NAME
+from volta_core.contracts.resources import configs_dir
 
 #: Point this at a folder to keep training runs there (tests use a temporary one).
 RUNS_ENV = "VOLTA_RUNS_DIR"
@@ -31,12 +31,6 @@ def user_runs_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False)) / "runs"
-
-
-def configs_dir() -> Path:
-    """The shipped ``configs/`` folder (beside ``resources/`` in a packaged app)."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    return Path(bundle) / "configs" if bundle else Path(__file__).resolve().parents[2] / "configs"
 
 
 def default_config_text(task: str) -> str:

@@ -3,8 +3,6 @@ against the engine's config dataclasses (``volta_core.config``: plain data, no t
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -111,18 +109,15 @@ def resolve(task: str, text: str, overrides: list[str] | None = None, init: str 
         FinetuneConfig,
         PretrainConfig,
         config_from_init,
-        load_config,
+        config_from_text,
     )
 
     parse(text)
     cls = PretrainConfig if task == "pretrain" else FinetuneConfig
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "config.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            cfg = load_config(cls, path, list(overrides or []))
-            if init:
-                cfg = config_from_init(cfg, init, list(overrides or []))
-            return cfg
-        except ConfigError as exc:
-            raise JobConfigError(str(exc)) from exc
+    try:
+        cfg = config_from_text(cls, text, list(overrides or []))
+        if init:
+            cfg = config_from_init(cfg, init, list(overrides or []))
+        return cfg
+    except ConfigError as exc:
+        raise JobConfigError(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""Follow a run's ``metrics.jsonl`` (the progress-event protocol of ``volta_core/train/events.py``)
+"""Follow a run's ``metrics.jsonl`` (the progress-event protocol of ``volta_core/contracts/events.py``)
 and fold its events into what the training panel shows: curves, step, throughput, ETA, outcome."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TERMINAL_EVENTS = ("finished", "stopped", "failed")
+from volta_core.contracts.events import ENDINGS as TERMINAL_EVENTS
 #: Fields of ``eval`` events that are not metrics.
 _EVAL_META = {"event", "time", "run", "step", "epoch", "split"}
 

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from app.state.model_catalog import APP_NAME
+from volta_core.contracts.prediction import LABEL_NAMES as LABELS
 
 #: Point this at a folder to keep the lab training set there (tests use a temporary one).
 LAB_DATASET_ENV = "VOLTA_LAB_DATASET"
 PIPELINE = "volta-corrections"
-LABELS = {0: "background", 1: "left hippocampus", 2: "right hippocampus"}
 
 
 class LabDatasetError(OSError):

@@ -11,6 +11,8 @@ import html
 import re
 from typing import Any
 
+from volta_core.contracts.prediction import INTENDED_USE
+
 # /abs/path/with/parts, ~/path, C:\path or file:// URLs; relative paths (resources/licenses) stay.
 _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.~/-])(?:(?:file://)?/(?:[\w.+@-]+/)+[\w.+@-]*|~/(?:[\w.+@-]+/?)+|[A-Za-z]:\\(?:[\w.+@ -]+\\?)+)")
@@ -177,7 +179,7 @@ def card_html(card: dict[str, Any]) -> str:
     parts = [_STYLE, f"<h1>{_e(card.get('name', 'Model'))}</h1>",
              f"<p class='note'>Created {_e(card.get('created', '-'))} · code {_e(card.get('code_version', '-'))}</p>",
              "<h2>Intended use</h2>",
-             f"<p class='use'>{_e(card.get('intended_use', 'research use only, not for diagnosis'))}</p>",
+             f"<p class='use'>{_e(card.get('intended_use', INTENDED_USE))}</p>",
              "<p><b>For research use only. Not for diagnosis.</b></p>"]
     limitations = card.get("limitations") or []
     if limitations:

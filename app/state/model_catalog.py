@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from volta_core.contracts.model_card import CARD_FILE, read_card_dict
+from volta_core.contracts.prediction import INTENDED_USE, NOT_TRAINED
+from volta_core.contracts.resources import resources_root
+
 #: Point this at a folder to use it as the user's model folder (tests use a temporary one).
 MODELS_ENV = "VOLTA_MODELS_DIR"
 APP_NAME = "VolTA-3D Studio"
-CARD_FILE = "model_card.json"
 NO_MODEL = "No model available: choose a model bundle (Model > Open model bundle...)"
 
 
@@ -59,29 +60,9 @@ def user_models_dir() -> Path:
 
 
 def bundled_models_dir() -> Path:
-    """``resources/models`` (as ``volta_core.io.resources`` finds it, without importing volta_core.io:
-    that pulls in nibabel, which start-up must not pay for)."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    root = Path(bundle) / "resources" if bundle else Path(__file__).resolve().parents[2] / "resources"
-    return root / "models"
-
-
-def read_card_dict(bundle: Path) -> dict[str, Any]:
-    """The bundle's model card as plain JSON (no torch needed).
-
-    Raises:
-        ValueError: not a bundle, or the card is not valid JSON.
-    """
-    path = Path(bundle) / CARD_FILE
-    if not path.is_file():
-        raise ValueError(f"{bundle} is not a model bundle: {CARD_FILE} is missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a model card")
-    return data
+    """``resources/models`` (found without importing volta_core.io: that pulls in nibabel, which
+    start-up must not pay for)."""
+    return resources_root() / "models"
 
 
 def find_bundles(folder: Path, origin: str) -> list[ModelEntry]:
@@ -110,7 +91,7 @@ def card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
     head_text = []
     for head in ("segmentation", "sex", "ad"):
         info = heads.get(head, {}) or {}
-        state = "trained" if info.get("trained") else "not trained: fine-tune on your data"
+        state = "trained" if info.get("trained") else NOT_TRAINED
         labels = ", ".join(str(v) for v in (info.get("labels") or {}).values())
         head_text.append(f"{head}: {state}" + (f" ({labels})" if labels else ""))
     arch = card.get("architecture", {}) or {}
@@ -118,7 +99,7 @@ def card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
     metrics = card.get("metrics", {}) or {}
     return [
         ("Name", str(card.get("name", "-"))),
-        ("Intended use", str(card.get("intended_use", "research use only, not for diagnosis"))),
+        ("Intended use", str(card.get("intended_use", INTENDED_USE))),
         ("Created", str(card.get("created", "-"))),
         ("Code version", str(card.get("code_version", "-"))),
         ("Architecture", f"{arch.get('model', '-')} on {arch.get('encoder', '-')}"),

@@ -6,9 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.state.segmentation import Segmentation
-# the formulas live in the core; volta_core.infer.prediction is numpy-only (volta_core.infer
-# imports torch lazily, so app.state stays torch-free: import-linter contract)
-from volta_core.infer.prediction import asymmetry_index, hippocampal_occupancy
+from volta_core.contracts.prediction import INTENDED_USE, asymmetry_index, hippocampal_occupancy
 
 Prediction = Any  # a volta_core.infer.Prediction
 
@@ -65,7 +63,7 @@ def _structure_rows(prediction: Prediction, suffix: str, pct: Any) -> list[tuple
     return rows
 
 
-def result_rows(segmentation: Segmentation, intended_use: str = "research use only, not for diagnosis") -> ResultRows:
+def result_rows(segmentation: Segmentation, intended_use: str = INTENDED_USE) -> ResultRows:
     """Rows for the results panel and the report."""
     prediction = corrected_prediction(segmentation)
     rel = prediction.relative_volumes

@@ -8,12 +8,9 @@ import numpy as np
 
 from app.state.display_grid import DisplayIndex
 from app.state.signal import Signal
-from volta_core.infer.prediction import label_volumes_ml
+from volta_core.contracts.prediction import LABEL_NAMES, LEFT, RIGHT, label_volumes_ml
 
 Prediction = Any  # a volta_core.infer.Prediction
-
-LEFT, RIGHT = 1, 2
-LABEL_NAMES = {0: "background", LEFT: "left hippocampus", RIGHT: "right hippocampus"}
 
 
 class Segmentation:

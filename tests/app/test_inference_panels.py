@@ -18,7 +18,7 @@ pytestmark = pytest.mark.gui
 
 
 def _prediction_segmentation(warnings: tuple[str, ...]) -> Segmentation:
-    from volta_core.infer.prediction import (
+    from volta_core.contracts.prediction import (
         ClassResult,
         ModelInfo,
         Prediction,
@@ -138,7 +138,7 @@ def test_device_menu_offers_only_available_devices(window) -> None:
 def test_run_errors_get_a_clear_title_and_a_hint(error: str, title: str) -> None:
     from app.model_dialogs import describe_run_error
     from volta_core.infer import PredictionError
-    from volta_core.model.bundle import BundleError
+    from volta_core.contracts.model_card import BundleError
     from volta_core.model.device import DeviceError
 
     exc = {"bundle": BundleError("model_card.json is missing"), "device": DeviceError("no CUDA GPU"),

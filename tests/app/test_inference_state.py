@@ -155,7 +155,7 @@ def test_bundled_models_folder_is_the_resources_one() -> None:
 def test_corrected_csv_row_uses_the_edited_volumes(tmp_path) -> None:
     from app.export.csv_export import write_csv_row
     from app.state.results import result_rows
-    from volta_core.infer.prediction import (
+    from volta_core.contracts.prediction import (
         ClassResult,
         ModelInfo,
         Prediction,

@@ -12,7 +12,7 @@ from app.state.segmentation import Segmentation
 
 
 def _seven_class_segmentation() -> Segmentation:
-    from volta_core.infer.prediction import (
+    from volta_core.contracts.prediction import (
         ClassResult,
         ModelInfo,
         Prediction,

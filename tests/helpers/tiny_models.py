@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from volta_core.io import Volume
-from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
+from volta_core.contracts.model_card import DEFAULT_LABELS, ModelCard
+from volta_core.model.bundle import save_bundle
 from volta_core.model.networks import build_segmenter
 from volta_core.preprocess.pipeline import ModelInputSpec, preprocess
 from volta_core.preprocess.register import RegistrationResult

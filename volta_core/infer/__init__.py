@@ -10,12 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from volta_core.infer.prediction import ClassResult, ModelInfo, Prediction, QualityReport
+    from volta_core.contracts.prediction import ClassResult, ModelInfo, Prediction, QualityReport
     from volta_core.infer.predictor import PredictionCancelled, PredictionError, Predictor
 
 _WHERE = {
-    "ClassResult": "volta_core.infer.prediction", "ModelInfo": "volta_core.infer.prediction",
-    "Prediction": "volta_core.infer.prediction", "QualityReport": "volta_core.infer.prediction",
+    "ClassResult": "volta_core.contracts.prediction", "ModelInfo": "volta_core.contracts.prediction",
+    "Prediction": "volta_core.contracts.prediction", "QualityReport": "volta_core.contracts.prediction",
     "PredictionCancelled": "volta_core.infer.predictor", "PredictionError": "volta_core.infer.predictor",
     "Predictor": "volta_core.infer.predictor",
 }

@@ -164,7 +164,7 @@ def run_flat(args: argparse.Namespace) -> int:
     import torch
 
     from volta_core.infer.predictor import Predictor
-    from volta_core.model.bundle import BundleError
+    from volta_core.contracts.model_card import BundleError
     from volta_core.model.device import DeviceError
 
     sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK's warnings are not the user's business

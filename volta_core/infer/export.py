@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from volta_core.infer.prediction import Prediction
+from volta_core.contracts.prediction import Prediction
 from volta_core.io import VolumeWriteError, save_mask
 from volta_core.io.atomic import describe_os_error, write_text_atomically
 from volta_core.io.volume import Volume

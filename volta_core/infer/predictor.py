@@ -15,7 +15,7 @@ import torch
 
 from volta_core.infer.intensity import robust_intensities
 from volta_core.infer.ood import FeatureStats, load_feature_stats, pooled_features
-from volta_core.infer.prediction import (
+from volta_core.contracts.prediction import (
     ClassResult,
     ModelInfo,
     Prediction,
@@ -34,7 +34,8 @@ from volta_core.infer.quality import (
     template_on_model_grid,
 )
 from volta_core.io.volume import Volume
-from volta_core.model.bundle import BundleError, ModelCard, load_model
+from volta_core.contracts.model_card import BundleError, ModelCard
+from volta_core.model.bundle import load_model
 from volta_core.model.device import choose_device, describe_device
 from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess
 from volta_core.preprocess.template import Template, load_template
@@ -239,12 +240,11 @@ class Predictor:
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor]:
         """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, head -> class probs (B, K), features (B, F))."""
-        encoder = self.model.encoder
-        decoder = getattr(self.model, "decoder", None)
-        feats = encoder(x, return_layers=decoder.tap_layers if decoder is not None else ())
-        seg = torch.softmax(decoder(x, feats).float(), dim=1) if decoder is not None else None
-        cls = {name: torch.softmax(head(feats.cls_token, feats.patch_tokens).float(), dim=1)
-               for name, head in self._class_heads().items()}
+        feats, out = self.model.forward_with_features(x)  # the network's own forward, with its features
+        seg_logits = out.get("seg_logits", out.get("logits") if self.kind == "segmenter" else None)
+        seg = torch.softmax(seg_logits.float(), dim=1) if seg_logits is not None else None
+        cls = {name: torch.softmax(out.get(f"{name}_logits", out.get("logits")).float(), dim=1)
+               for name in self._class_heads()}
         return seg, cls, pooled_features(feats.cls_token, feats.patch_tokens)
 
     def _run_network(self, data: np.ndarray, tta: bool) -> tuple[np.ndarray | None, dict[str, np.ndarray], torch.Tensor]:

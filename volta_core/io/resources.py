@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from volta_core.contracts.resources import resources_root
 from volta_core.io.errors import FileAccessError
 
 SAMPLE_SCAN = "sample/fsaverage_T1.mgz"
-
-
-def resources_root() -> Path:
-    """The ``resources`` folder: ``sys._MEIPASS/resources`` when frozen by PyInstaller, else
-    ``<repository>/resources``."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def resource_path(relative: str | Path) -> Path:

@@ -78,6 +78,10 @@ class Volume:
     def same_grid(self, other: Volume, atol: float = 1e-4) -> bool:
         return self.shape == other.shape and bool(np.allclose(self.affine, other.affine, atol=atol))
 
+    def without_patient(self) -> Volume:
+        """The same volume without ``metadata["patient"]`` (what exports write unless asked)."""
+        return replace(self, metadata={k: v for k, v in self.metadata.items() if k != "patient"})
+
 
 _AXIS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
 

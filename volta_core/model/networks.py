@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from volta_core.model.heads.classifier import ClassificationHead
 from volta_core.model.heads.seg_decoder import UNETRDecoder3D
-from volta_core.model.vit3d import VisionTransformer3D, build_encoder
+from volta_core.model.vit3d import EncoderOutput, VisionTransformer3D, build_encoder
 
 __all__ = ["VoltaSegmenter", "VoltaClassifier", "VoltaMultiTask", "build_segmenter", "build_classifier"]
 
@@ -45,8 +45,13 @@ class VoltaSegmenter(nn.Module):
         Returns:
             ``{"logits": (B, num_classes, D, H, W)}``.
         """
+        return self.forward_with_features(x)[1]
+
+    def forward_with_features(self, x: Tensor) -> tuple[EncoderOutput, dict[str, Tensor]]:
+        """The encoder's outputs (class and patch tokens: what OOD statistics pool) and
+        :meth:`forward`'s, from one encoder pass."""
         feats = self.encoder(x, return_layers=self.decoder.tap_layers)
-        return {"logits": self.decoder(x, feats)}
+        return feats, {"logits": self.decoder(x, feats)}
 
 
 class VoltaClassifier(nn.Module):
@@ -73,8 +78,12 @@ class VoltaClassifier(nn.Module):
         Returns:
             ``{"logits": (B, num_classes)}``.
         """
+        return self.forward_with_features(x)[1]
+
+    def forward_with_features(self, x: Tensor) -> tuple[EncoderOutput, dict[str, Tensor]]:
+        """The encoder's outputs and :meth:`forward`'s, from one encoder pass."""
         feats = self.encoder(x, return_layers=())
-        return {"logits": self.head(feats.cls_token, feats.patch_tokens)}
+        return feats, {"logits": self.head(feats.cls_token, feats.patch_tokens)}
 
 
 class VoltaMultiTask(nn.Module):
@@ -113,12 +122,16 @@ class VoltaMultiTask(nn.Module):
             ``{"seg_logits": (B, K, D, H, W)}`` if there is a decoder, and ``{"<name>_logits": (B, 2)}``
             per classification head.
         """
+        return self.forward_with_features(x)[1]
+
+    def forward_with_features(self, x: Tensor) -> tuple[EncoderOutput, dict[str, Tensor]]:
+        """The encoder's outputs and :meth:`forward`'s, from one encoder pass."""
         taps = self.decoder.tap_layers if self.decoder is not None else ()
         feats = self.encoder(x, return_layers=taps)
         out = {f"{name}_logits": head(feats.cls_token, feats.patch_tokens) for name, head in self.heads.items()}
         if self.decoder is not None:
             out["seg_logits"] = self.decoder(x, feats)
-        return out
+        return feats, out
 
 
 def build_segmenter(

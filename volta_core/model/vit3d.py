@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from volta_core.contracts.model_card import ENCODER_PRESETS  # the card names a preset: one table
 from volta_core.model.patches import grid_size
 from volta_core.registry import ENCODERS
 
@@ -360,15 +361,6 @@ class VisionTransformer3D(nn.Module):
                 layers[i] = x[:, 1:]
         x = self.norm(x)
         return EncoderOutput(cls_token=x[:, 0], patch_tokens=x[:, 1:], layers=layers, grid=grid)
-
-
-# name -> constructor kwargs. Only ``vit3d_tiny`` / ``vit3d_small`` are meant for CPU.
-ENCODER_PRESETS: dict[str, dict[str, Any]] = {
-    "vit3d_tiny": dict(embed_dim=192, depth=6, num_heads=3, patch_size=16),
-    "vit3d_small": dict(embed_dim=192, depth=12, num_heads=3, patch_size=16),
-    "vit3d_base": dict(embed_dim=384, depth=12, num_heads=6, patch_size=16),
-    "vit3d_large": dict(embed_dim=768, depth=12, num_heads=12, patch_size=16),
-}
 
 
 def _register_preset(name: str) -> None:

@@ -77,6 +77,25 @@ def resample_array(
     return out
 
 
+def nearest_on_grid(volume: Volume, grid: Volume) -> np.ndarray:
+    """``volume``'s voxel values on ``grid``'s voxels by nearest neighbour, 0 outside ``volume``.
+
+    Values and dtype are kept exactly (a label map stays a label map); when the grids match the
+    data come back as they are.
+
+    Returns:
+        An array of ``grid.shape``.
+    """
+    if volume.same_grid(grid):
+        return volume.data
+    ijk = np.indices(grid.shape).reshape(3, -1).T  # (n, 3)
+    src = np.rint(volume.world_to_voxel(grid.voxel_to_world(ijk))).astype(int)
+    inside = np.all((src >= 0) & (src < np.asarray(volume.shape)), axis=1)
+    out = np.zeros(ijk.shape[0], dtype=volume.data.dtype)
+    out[inside] = volume.data[tuple(src[inside].T)]
+    return out.reshape(grid.shape)
+
+
 def output_block_covering(
     input_box: tuple[np.ndarray, np.ndarray],
     input_to_output: np.ndarray,

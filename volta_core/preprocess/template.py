@@ -12,6 +12,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from volta_core.contracts.resources import resources_root
 from volta_core.io.volume import Volume
 
 #: Override the template folder (e.g. in a frozen app bundle) with this environment variable.
@@ -19,11 +20,11 @@ TEMPLATE_DIR_ENV = "VOLTA_TEMPLATE_DIR"
 
 
 def default_template_dir() -> Path:
-    """``$VOLTA_TEMPLATE_DIR`` if set, else ``<repo>/resources/templates``."""
+    """``$VOLTA_TEMPLATE_DIR`` if set, else ``resources/templates`` (in a checkout or a bundle)."""
     env = os.environ.get(TEMPLATE_DIR_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "resources" / "templates"
+    return resources_root() / "templates"
 
 
 @dataclass(frozen=True)

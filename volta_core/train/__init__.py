@@ -1,4 +1,8 @@
-"""Training: pretraining and fine-tuning loops, metrics, checkpoints, events, distributed setup.
+"""Training: pretraining and fine-tuning on one loop, metrics, checkpoints, events, distributed setup.
+
+:mod:`~volta_core.train.loop` is the optimizer-step loop both run (accumulation, autocast,
+GradScaler, events, checkpoints, stop requests); :mod:`~volta_core.train.session` sets a run up and
+reports its faults; ``pretrain.py`` and ``finetune.py`` add what is their own.
 
 Library code raises typed errors; only ``volta_core.cli`` turns them into exit codes.
 Entry points: :func:`volta_core.train.pretrain.run_pretraining`,

@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from volta_core.config import ConfigError
-    from volta_core.model.bundle import BundleError
+    from volta_core.contracts.model_card import BundleError
     from volta_core.train.evaluate_bundle import evaluate_bundle
     from volta_core.train.finetune import DatasetInvalidError
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from volta_core.train.cli_common import (
-    add_run_arguments,
-    config_source,
-    default_run_dir,
-    error,
-    run_guarded,
-)
+from volta_core.train.cli_common import add_run_arguments, default_run_dir, run_guarded, run_training
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,47 +27,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: Path) -> int:
-    from volta_core.config import (
-        ConfigError,
-        FinetuneConfig,
-        config_from_init,
-        init_mismatch,
-        load_config,
-    )
-    from volta_core.data.synth.sources import MissingSourceError
-    from volta_core.train.checkpoint import CheckpointError, CheckpointWriteError
-    from volta_core.train.device import DeviceError
-    from volta_core.train.engine import TrainingDivergedError
-    from volta_core.train.finetune import DatasetInvalidError, run_finetune
-    from volta_core.train.task_models import InitError
+    from volta_core.config import FinetuneConfig
+    from volta_core.train.finetune import run_finetune
 
-    if args.resume and not args.out:
-        return error("--resume needs --out RUN_DIR (the run to continue)", 2)
-    try:
-        cfg = load_config(FinetuneConfig, config_source(args.config, out, args.resume), args.overrides)
-        # paths go in as given, never through YAML parsing
+    def from_arguments(cfg: FinetuneConfig) -> None:  # paths go in as given, never through YAML parsing
         cfg.task = args.task or cfg.task
         cfg.data_path = args.data or cfg.data_path
-        cfg.init = args.init or cfg.init
-        if cfg.init and not args.resume:  # a resume takes everything from its run folder and checkpoint
-            # the starting model's encoder and input settings, unless a key=value override says otherwise
-            cfg = config_from_init(cfg, cfg.init, args.overrides)
-            problem = init_mismatch(cfg, cfg.init)
-            if problem:
-                return error(f"cannot start from {cfg.init}: {problem}", 2)
+
+    def check(cfg: FinetuneConfig) -> str | None:
         if cfg.task not in ("seg", "sex", "ad"):
-            return error(f"task must be seg, sex or ad, got {cfg.task!r}", 2)
+            return f"task must be seg, sex or ad, got {cfg.task!r}"
         if not cfg.data_path and not cfg.synth.subset:
-            return error("no dataset: pass --data PATH (BIDS folder or CSV manifest), "
-                         "or synth.subset=dk for synthetic brains (recipe extras)", 2)
-        run_finetune(cfg, out, resume=args.resume)
-    except DatasetInvalidError as exc:
-        return error(str(exc), 2)
-    except CheckpointWriteError as exc:  # disk full: the job failed, the input was fine
-        return error(str(exc), 1)
-    except (ConfigError, DeviceError, FileExistsError, CheckpointError, InitError, MissingSourceError,
-            ValueError) as exc:
-        return error(str(exc), 2)
-    except TrainingDivergedError as exc:
-        return error(str(exc), 1)
-    return 0
+            return ("no dataset: pass --data PATH (BIDS folder or CSV manifest), "
+                    "or synth.subset=dk for synthetic brains (recipe extras)")
+        return None
+
+    return run_training(args, out, FinetuneConfig, run_finetune, from_arguments=from_arguments, check=check)

@@ -15,7 +15,8 @@ from typing import Any
 from volta_core.config import FinetuneConfig, apply_overrides, from_dict, to_dict
 from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
 from volta_core.data.validate import validate_dataset
-from volta_core.model.bundle import BundleError, load_model
+from volta_core.contracts.model_card import BundleError
+from volta_core.model.bundle import load_model
 from volta_core.train.cv import subject_kfold
 from volta_core.train.device import choose_device
 from volta_core.train.evaluation import evaluate_model

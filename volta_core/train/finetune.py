@@ -1,17 +1,16 @@
 """Supervised fine-tuning: hippocampus segmentation (``seg``) or classification (``sex``, ``ad``).
 
 The dataset is validated first and the run refuses to start with the full problem list. The
-loop shares its machinery with pretraining (per-step warm-up + cosine lr/wd, AdamW, clipping,
-accumulation, exact resume, STOP/SIGTERM, JSON events) and writes a model bundle at the end.
+loop is pretraining's (:mod:`volta_core.train.loop`: per-step warm-up + cosine lr/wd, AdamW,
+clipping, accumulation, exact resume, STOP/SIGTERM, JSON events); :class:`FinetuneTask` adds the
+task's loss, epochs and evaluations, and the run writes a model bundle at the end.
 Losses: seg = cross-entropy + soft Dice (labels 1, 2); classification = class-weighted CE.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from volta_core.config import FinetuneConfig, to_dict
+from volta_core.contracts.model_card import ModelCard
 from volta_core.data.augment import supervised_augmentations
 from volta_core.data.collate import supervised_collate
 from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
@@ -29,28 +29,19 @@ from volta_core.data.prepare import card_input
 from volta_core.data.records import SampleRecord
 from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
 from volta_core.data.validate import ValidationReport, validate_dataset
-from volta_core.model.bundle import ModelCard, save_bundle
-from volta_core.model.optim_groups import freeze_encoder, param_groups_lrd
+from volta_core.model.bundle import save_bundle
+from volta_core.model.optim_groups import freeze_encoder
 from volta_core.train import distributed as D
-from volta_core.train.checkpoint import save_checkpoint
 from volta_core.train.cv import subject_kfold
 from volta_core.train.device import choose_precision
-from volta_core.train.engine import (
-    Throughput,
-    TrainingDivergedError,
-    checkpoint_state,
-    make_schedules,
-    make_stream,
-    optimizer_step,
-    restore_checkpoint,
-    to_device,
-)
+from volta_core.train.engine import make_schedules, make_stream, restore_checkpoint
 from volta_core.train.evaluation import evaluate_model
 from volta_core.train.events import EventLog
+from volta_core.train.loop import LoopTask, TrainingLoop, make_optimisation
 from volta_core.train.provenance import dataset_kind, init_summary, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
-from volta_core.train.stopping import StopRequest, StopRequested
+from volta_core.train.stopping import StopRequested
 from volta_core.train.task_models import (
     StartingHeads,
     build_task_model,
@@ -282,10 +273,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     elif cfg.mode != "full":
         raise ValueError(f"mode must be 'full' or 'linear', got {cfg.mode!r}")
     model.to(device)
-    groups = param_groups_lrd(model, cfg.optim.lr, cfg.optim.weight_decay, layer_decay=cfg.layer_decay)
-    params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))  # type: ignore[arg-type]
-    scaler = torch.amp.GradScaler(device.type) if precision.use_scaler else None
+    opt = make_optimisation(model, cfg.optim, precision, device, layer_decay=cfg.layer_decay)
     accum = cfg.optim.accumulation
     steps_per_epoch = max(1, batches.batches_per_epoch // accum)
     total = cfg.steps or cfg.epochs * steps_per_epoch  # steps > 0: a fixed budget (equal-step comparisons)
@@ -294,7 +282,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     weights = None if seg else class_weights([train_ds.label(i) for i in range(len(train_ds))]).to(device)
     step, resumed, metrics = 0, False, {}
     if from_checkpoint:
-        state = restore_checkpoint(run.checkpoint, model, optimizer, scaler, device)
+        state = restore_checkpoint(run.checkpoint, model, opt.optimizer, opt.scaler, device)
         step = int(state["step"])
         metrics = {k: float(v) for k, v in state.get("extra", {}).get("metrics", {}).items()}
         init = state.get("extra", {}).get("init", "random" if not cfg.init else {"name": "unknown"})
@@ -314,72 +302,67 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
         write_json(run.root / START_METRICS, {"name": start.source if start else "", "split": "val",
                                               "n": len(eval_ds), **start_metrics})
         model.train()
-    it = batches.iterate(step * accum)
-    timer, losses, epoch_losses = Throughput(), [], []
+    task = FinetuneTask(cfg, model, eval_ds, eval_split, steps_per_epoch, weights, metrics, init, info, device, log)
     model.train()
-    with StopRequest(run.root) as stop:
-        while step < total:
-            values = sched.apply(optimizer, step)
-            optimizer.zero_grad(set_to_none=True)
-            t0, wait0, loss_sum = time.perf_counter(), batches.wait_s, 0.0
-            for micro in range(accum):
-                _, batch = next(it)
-                batch = to_device(batch, device)
-                sync = contextlib.nullcontext() if (micro == accum - 1 or not info.enabled) else ddp.no_sync()
-                with sync:
-                    with precision.autocast(device):
-                        logits = ddp(batch["image"])["logits"]
-                        loss = seg_loss(logits, batch["mask"]) if seg else F.cross_entropy(
-                            logits.float(), batch["label"], weight=weights)
-                    if not torch.isfinite(loss.detach()):
-                        err = TrainingDivergedError(f"loss is {float(loss.detach())} at step {step + 1}: lower optim.lr, "
-                                                    "raise optim.warmup_steps or check the images")
-                        events.emit("failed", step=step + 1, error=type(err).__name__, message=str(err))
-                        raise err
-                    ((scaler.scale(loss / accum)) if scaler is not None else loss / accum).backward()
-                loss_sum += float(loss.detach()) / accum
-            grad_norm = optimizer_step(optimizer, params, cfg.optim.grad_clip, scaler)
-            step += 1
-            losses.append(loss_sum)
-            epoch_losses.append(loss_sum)
-            epoch = (step - 1) // steps_per_epoch
-            dt = time.perf_counter() - t0
-            avg = timer.update(dt)
-            if step % cfg.log_every == 0 or step == total:
-                events.emit("step", step=step, epoch=epoch, loss=loss_sum, **values, grad_norm=grad_norm,
-                            volumes_per_s=cfg.batch_size * accum * info.world_size / max(avg, 1e-9), step_s=dt,
-                            data_wait_frac=(batches.wait_s - wait0) / max(dt, 1e-9), eta_s=avg * (total - step))
-            if step % steps_per_epoch == 0 or step == total:
-                events.emit("epoch", step=step, epoch=epoch, loss=float(np.mean(epoch_losses)))
-                epoch_losses = []
-                if info.is_main and (step == total or eval_split == "val"):
-                    metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing,
-                                             cfg.synth.structures)
-                    events.emit("eval", step=step, epoch=epoch, split=eval_split, **metrics)
-                    log.info("epoch %d %s metrics: %s", epoch, eval_split, metrics)
-                model.train()
-            if step % cfg.checkpoint_every == 0 or step == total:
-                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics, init)
-            reason = stop.reason()
-            if D.any_rank(reason is not None, info) and step < total:
-                _save(run, info, events, model, optimizer, step, epoch, scaler, metrics, init)
-                events.emit("stopped", step=step, epoch=epoch, reason=reason or "peer", path=run.checkpoint)
-                return FinetuneResult("stopped", step, run.root, metrics, None, losses)
+    loop = TrainingLoop(task, model, ddp, opt, precision, sched, batches, run, info, device, events, log, total,
+                        accum, cfg.optim.grad_clip, cfg.batch_size, cfg.log_every, cfg.checkpoint_every, step=step)
+    end = loop.run()
+    if end.status == "stopped":
+        return FinetuneResult("stopped", end.step, run.root, task.metrics, None, task.losses)
     bundle = None
     if info.is_main:
-        bundle = _write_bundle(cfg, run, model, arch, {**data.card_summary(), "init": init}, metrics, eval_split, total,
-                               len(eval_ds), start)
-    events.emit("finished", step=step, path=bundle, **metrics)
-    return FinetuneResult("finished", step, run.root, metrics, bundle, losses)
+        bundle = _write_bundle(cfg, run, model, arch, {**data.card_summary(), "init": init}, task.metrics, eval_split,
+                               total, len(eval_ds), start)
+    events.emit("finished", step=end.step, path=bundle, **task.metrics)
+    return FinetuneResult("finished", end.step, run.root, task.metrics, bundle, task.losses)
 
 
-def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Module, optimizer: Any,
-          step: int, epoch: int, scaler: Any, metrics: dict[str, float], init: dict[str, Any] | str) -> None:
-    if info.is_main:
-        extra = {"metrics": {k: float(v) for k, v in metrics.items()}, "init": init}
-        save_checkpoint(run.checkpoint, checkpoint_state(model, optimizer, step, epoch, scaler, extra=extra))
-        events.emit("checkpoint", step=step, epoch=epoch, path=run.checkpoint)
-    D.barrier(info)
+class FinetuneTask(LoopTask):
+    """Supervised fine-tuning in the shared loop: the task's loss, epochs of ``steps_per_epoch``
+    steps each closed by an ``epoch`` event and an evaluation, metrics kept in the checkpoint."""
+
+    epoch_in_failure = False
+
+    def __init__(self, cfg: FinetuneConfig, model: torch.nn.Module, eval_ds: SupervisedDataset, eval_split: str,
+                 steps_per_epoch: int, weights: torch.Tensor | None, metrics: dict[str, float],
+                 init: dict[str, Any] | str, info: D.DistInfo, device: torch.device, log: Any) -> None:
+        self.cfg, self.model, self.eval_ds, self.eval_split = cfg, model, eval_ds, eval_split
+        self.steps_per_epoch, self.weights, self.info, self.device, self.log = steps_per_epoch, weights, info, device, log
+        self.metrics, self.init = metrics, init
+        self.losses: list[float] = []  # the loss of every step of this process's run
+        self._epoch_losses: list[float] = []
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any],
+             values: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits = model(batch["image"])["logits"]
+        if self.cfg.task == "seg":
+            loss = seg_loss(logits, batch["mask"])
+        else:
+            loss = F.cross_entropy(logits.float(), batch["label"], weight=self.weights)
+        return loss, {"loss": loss}
+
+    def epoch(self, stream_epoch: int, step: int) -> int:
+        return (step - 1) // self.steps_per_epoch
+
+    def before_report(self, loop: TrainingLoop, terms: dict[str, float]) -> None:
+        self.losses.append(terms["loss"])
+        self._epoch_losses.append(terms["loss"])
+
+    def after_report(self, loop: TrainingLoop, terms: dict[str, float], values: dict[str, float],
+                     reported: bool) -> None:
+        if not (loop.step % self.steps_per_epoch == 0 or loop.step == loop.total):
+            return
+        loop.events.emit("epoch", step=loop.step, epoch=loop.epoch, loss=float(np.mean(self._epoch_losses)))
+        self._epoch_losses = []
+        if self.info.is_main and (loop.step == loop.total or self.eval_split == "val"):
+            self.metrics = evaluate_model(self.model, self.eval_ds, self.cfg.task, self.device, self.cfg.data.spacing,
+                                          self.cfg.synth.structures)
+            loop.events.emit("eval", step=loop.step, epoch=loop.epoch, split=self.eval_split, **self.metrics)
+            self.log.info("epoch %d %s metrics: %s", loop.epoch, self.eval_split, self.metrics)
+        self.model.train()
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {"metrics": {k: float(v) for k, v in self.metrics.items()}, "init": self.init}
 
 
 #: The starting model's metrics on the run's held-out split, measured before the first step.

@@ -30,7 +30,7 @@ from volta_core.data.synth import intensity as inten
 from volta_core.data.synth.sources import label_map_specs
 from volta_core.infer.predictor import Predictor
 from volta_core.io import Volume
-from volta_core.infer.prediction import EXTRA_STRUCTURES
+from volta_core.contracts.prediction import EXTRA_STRUCTURES
 from volta_core.train.metrics import segmentation_metrics
 
 CONTRASTS = ("t1", "random")

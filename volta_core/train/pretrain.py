@@ -1,16 +1,15 @@
-"""Self-supervised VolTA-3D pretraining loop (resumable, stoppable, distributed).
+"""Self-supervised VolTA-3D pretraining (resumable, stoppable, distributed).
 
 Per optimizer step ``t``: lr / weight decay (warm-up + cosine), teacher momentum (cosine to 1)
 and teacher temperature (linear warm-up) come from ``CosineScheduler``s indexed by ``t``;
-``accumulation`` micro-batches are summed before one AdamW step with gradient clipping; the
-teacher is then updated by EMA. Progress goes out as JSON-lines events (see ``events.py``).
+``accumulation`` micro-batches are summed before one AdamW step with gradient clipping (the
+shared loop, :mod:`volta_core.train.loop`); the teacher is then updated by EMA and watched for
+collapse (:class:`PretrainTask`). Progress goes out as JSON-lines events (:mod:`volta_core.contracts.events`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,39 +17,30 @@ from typing import Any, TextIO
 import torch
 
 from volta_core.config import PretrainConfig, to_dict
+from volta_core.contracts.model_card import DEFAULT_LABELS, ModelCard
 from volta_core.data.collate import SSLCollate
 from volta_core.data.datasets import PreparedVolumes, PretrainDataset, SyntheticVolumes
 from volta_core.data.manifest import index_dataset
 from volta_core.data.prepare import card_input, size3
 from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
 from volta_core.data.views import MultiViewCrop
-from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
-from volta_core.model.optim_groups import param_groups_lrd
+from volta_core.model.bundle import save_bundle
 from volta_core.model.ssl import (
     CosineScheduler,
-    NonFiniteLossError,
     VoltaSSL,
     VoltaSSLConfig,
 )
 from volta_core.model.vit3d import build_encoder
 from volta_core.train import distributed as D
-from volta_core.train.checkpoint import save_checkpoint
 from volta_core.train.collapse import CollapseGuard, TeacherCollapsedError
 from volta_core.train.device import choose_precision
-from volta_core.train.engine import (
-    Throughput,
-    checkpoint_state,
-    make_schedules,
-    make_stream,
-    optimizer_step,
-    restore_checkpoint,
-    to_device,
-)
+from volta_core.train.engine import make_schedules, make_stream, restore_checkpoint
 from volta_core.train.events import EventLog
+from volta_core.train.loop import LoopTask, TrainingLoop, make_optimisation
 from volta_core.train.provenance import dataset_kind, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
 from volta_core.train.session import open_run
-from volta_core.train.stopping import StopRequest, StopRequested
+from volta_core.train.stopping import StopRequested
 from volta_core.train.task_models import load_pretrained_encoder
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
@@ -126,10 +116,7 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     batches = make_stream(dataset, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
                           num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
                           collate_fn=SSLCollate(patch, cfg.ssl.mask_ratio, cfg.ssl.max_block_patches))
-    groups = param_groups_lrd(model, cfg.optim.lr, cfg.optim.weight_decay, layer_decay=1.0)
-    params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))  # type: ignore[arg-type]
-    scaler = torch.amp.GradScaler(device.type) if precision.use_scaler else None
+    opt = make_optimisation(model, cfg.optim, precision, device)
     total = cfg.steps
     sched = make_schedules(cfg.optim.lr, cfg.optim.min_lr, cfg.optim.weight_decay, cfg.optim.weight_decay_end,
                            cfg.optim.warmup_steps, total)
@@ -140,95 +127,75 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     step = 0
     resumed = False
     if resume and run.checkpoint.exists():
-        step = int(restore_checkpoint(run.checkpoint, model, optimizer, scaler, device)["step"])
+        step = int(restore_checkpoint(run.checkpoint, model, opt.optimizer, opt.scaler, device)["step"])
         resumed = True
     elif cfg.init:  # continued pretraining: student and teacher both start from that encoder
         n = load_pretrained_encoder(model.student_encoder, cfg.init)
         model.teacher_encoder.load_state_dict(model.student_encoder.state_dict())
         log.info("encoder initialised from %s (%d tensors)", cfg.init, n)
     ddp = D.wrap_ddp(model, device, info)
-    accum = cfg.optim.accumulation
     events.emit("started", kind="pretrain", step=step, total_steps=total, resumed=resumed, device=str(device),
                 precision=precision.name, world_size=info.world_size, config=to_dict(cfg))
     log.info("pretraining %s on %s (world %d) from step %d/%d", cfg.model.encoder, device, info.world_size, step, total)
-    it = batches.iterate(step * accum)
-    guard = (CollapseGuard(model.dino_loss.out_dim, patience=cfg.ssl.collapse_patience)
-             if cfg.ssl.collapse_action != "off" else None)
-    timer, last, epoch = Throughput(), {}, 0
-    ckpt: Path | None = None
-    with StopRequest(run.root) as stop:
-      try:
-        while step < total:
-            values = sched.apply(optimizer, step)
-            optimizer.zero_grad(set_to_none=True)
-            t0, wait0 = time.perf_counter(), batches.wait_s
-            sums: dict[str, float] = {}
-            for micro in range(accum):
-                epoch, batch = next(it)
-                batch = to_device(batch, device)
-                sync = contextlib.nullcontext() if (micro == accum - 1 or not info.enabled) else ddp.no_sync()
-                with sync:
-                    with precision.autocast(device):
-                        out = ddp(batch, values["teacher_temp"])
-                    loss = out["loss"] / accum
-                    (scaler.scale(loss) if scaler is not None else loss).backward()
-                for k in LOSS_KEYS + DIAGNOSTIC_KEYS:
-                    if k in out:
-                        sums[k] = sums.get(k, 0.0) + float(out[k].detach()) / accum
-            grad_norm = optimizer_step(optimizer, params, cfg.optim.grad_clip, scaler)
-            model.update_teacher(values["momentum"])
-            step += 1
-            dt = time.perf_counter() - t0
-            avg = timer.update(dt)
-            last = sums
-            if guard is not None and "teacher_diversity" in sums:
-                collapsed = guard.update(step, sums["teacher_entropy"], sums["teacher_diversity"])
-                if collapsed:
-                    events.emit("warning", step=step, epoch=epoch, kind="teacher_collapse", message=collapsed)
-                    log.warning(collapsed)
-                if cfg.ssl.collapse_action == "stop" and D.any_rank(collapsed is not None, info):
-                    ckpt = _save(run, info, events, model, optimizer, step, epoch, scaler)
-                    raise TeacherCollapsedError(collapsed or "the teacher collapsed on another rank")
-            if step % cfg.log_every == 0 or step == total:
-                vols = cfg.batch_size * accum * info.world_size
-                events.emit("step", step=step, epoch=epoch, **sums, **values, grad_norm=grad_norm,
-                            volumes_per_s=vols / max(avg, 1e-9), step_s=dt,
-                            data_wait_frac=(batches.wait_s - wait0) / max(dt, 1e-9), eta_s=avg * (total - step))
-                log.info("step %d/%d loss %.5f (global %.4f local %.4f recon %.4f) lr %.2e", step, total,
-                         sums["loss"], sums["loss_global"], sums["loss_local"], sums["loss_recon"], values["lr"])
-            if step % cfg.checkpoint_every == 0 or step == total:
-                ckpt = _save(run, info, events, model, optimizer, step, epoch, scaler)
-            reason = stop.reason()
-            if D.any_rank(reason is not None, info) and step < total:
-                ckpt = _save(run, info, events, model, optimizer, step, epoch, scaler)
-                events.emit("stopped", step=step, epoch=epoch, reason=reason or "peer", path=run.checkpoint)
-                log.info("stopped at step %d (%s)", step, reason)
-                _write_weight_hash(run, info, model)
-                return RunResult("stopped", step, run.root, ckpt, last)
-      except NonFiniteLossError as exc:
-        events.emit("failed", step=step + 1, epoch=epoch, error=type(exc).__name__, message=str(exc))
-        log.error("failed at step %d: %s", step + 1, exc)
-        raise
-      except TeacherCollapsedError as exc:
-        events.emit("failed", step=step, epoch=epoch, error=type(exc).__name__, message=str(exc))
-        log.error("stopped at step %d: %s", step, exc)
+    task = PretrainTask(cfg, model, info, log)
+    loop = TrainingLoop(task, model, ddp, opt, precision, sched, batches, run, info, device, events, log, total,
+                        cfg.optim.accumulation, cfg.optim.grad_clip, cfg.batch_size, cfg.log_every,
+                        cfg.checkpoint_every, step=step)
+    try:
+        end = loop.run()
+    except TeacherCollapsedError as exc:
+        events.emit("failed", step=loop.step, epoch=loop.epoch, error=type(exc).__name__, message=str(exc))
+        log.error("stopped at step %d: %s", loop.step, exc)
         _write_weight_hash(run, info, model)
         raise
+    if end.status == "stopped":
+        return RunResult("stopped", end.step, run.root, end.checkpoint, task.last)
     _write_weight_hash(run, info, model)
     if info.is_main:
-        _write_encoder_bundle(cfg, run, model, last, len(dataset), dataset)
-    events.emit("finished", step=step, epoch=epoch, path=run.checkpoint, bundle=run.bundle, **last)
-    log.info("finished at step %d", step)
-    return RunResult("finished", step, run.root, ckpt, last)
+        _write_encoder_bundle(cfg, run, model, task.last, len(dataset), dataset)
+    events.emit("finished", step=end.step, epoch=end.epoch, path=run.checkpoint, bundle=run.bundle, **task.last)
+    log.info("finished at step %d", end.step)
+    return RunResult("finished", end.step, run.root, end.checkpoint, task.last)
 
 
-def _save(run: RunFolder, info: D.DistInfo, events: EventLog, model: torch.nn.Module,
-          optimizer: torch.optim.Optimizer, step: int, epoch: int, scaler: Any) -> Path:
-    if info.is_main:
-        save_checkpoint(run.checkpoint, checkpoint_state(model, optimizer, step, epoch, scaler))
-        events.emit("checkpoint", step=step, epoch=epoch, path=run.checkpoint)
-    D.barrier(info)
-    return run.checkpoint
+class PretrainTask(LoopTask):
+    """The VolTA objective in the shared loop: EMA teacher after each step, collapse watch."""
+
+    def __init__(self, cfg: PretrainConfig, model: VoltaSSL, info: D.DistInfo, log: Any) -> None:
+        self.cfg, self.model, self.info, self.log = cfg, model, info, log
+        self.guard = (CollapseGuard(model.dino_loss.out_dim, patience=cfg.ssl.collapse_patience)
+                      if cfg.ssl.collapse_action != "off" else None)
+        self.last: dict[str, float] = {}  # the terms of the latest step
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any],
+             values: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = model(batch, values["teacher_temp"])
+        return out["loss"], {k: out[k] for k in LOSS_KEYS + DIAGNOSTIC_KEYS if k in out}
+
+    def after_optimizer_step(self, values: dict[str, float]) -> None:
+        self.model.update_teacher(values["momentum"])
+
+    def before_report(self, loop: TrainingLoop, terms: dict[str, float]) -> None:
+        self.last = terms
+        if self.guard is None or "teacher_diversity" not in terms:
+            return
+        collapsed = self.guard.update(loop.step, terms["teacher_entropy"], terms["teacher_diversity"])
+        if collapsed:
+            loop.events.emit("warning", step=loop.step, epoch=loop.epoch, kind="teacher_collapse", message=collapsed)
+            self.log.warning(collapsed)
+        if self.cfg.ssl.collapse_action == "stop" and D.any_rank(collapsed is not None, self.info):
+            loop.save()
+            raise TeacherCollapsedError(collapsed or "the teacher collapsed on another rank")
+
+    def after_report(self, loop: TrainingLoop, terms: dict[str, float], values: dict[str, float],
+                     reported: bool) -> None:
+        if reported:
+            self.log.info("step %d/%d loss %.5f (global %.4f local %.4f recon %.4f) lr %.2e", loop.step, loop.total,
+                          terms["loss"], terms["loss_global"], terms["loss_local"], terms["loss_recon"], values["lr"])
+
+    def on_stop(self, loop: TrainingLoop, reason: str | None) -> None:
+        self.log.info("stopped at step %d (%s)", loop.step, reason)
+        _write_weight_hash(loop.run_folder, self.info, self.model)
 
 
 def _source(cfg: PretrainConfig, dataset: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from volta_core.config import ConfigError, load_config, save_config, to_dict
+from volta_core.contracts.events import METRICS_FILE
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -29,7 +30,7 @@ class RunFolder:
 
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
+        return self.root / METRICS_FILE
 
     @property
     def log(self) -> Path:

@@ -11,7 +11,8 @@ import torch
 
 from volta_core.config import FinetuneConfig, init_card, init_settings
 from volta_core.data.prepare import size3
-from volta_core.model.bundle import DEFAULT_LABELS, BundleError, load_bundle
+from volta_core.contracts.model_card import DEFAULT_LABELS, BundleError
+from volta_core.model.bundle import load_bundle
 from volta_core.data.synth.fs_labels import STRUCTURES, structure_classes
 from volta_core.model.networks import build_classifier, build_segmenter
 from volta_core.model.patches import grid_size

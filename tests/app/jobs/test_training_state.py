@@ -288,7 +288,7 @@ def test_a_prediction_without_a_segmentation_head_shows_no_volume() -> None:
     """A sex model's empty mask is not '0.000 mL': the rows say that nothing was measured."""
     from app.state.results import result_rows
     from app.state.segmentation import Segmentation
-    from volta_core.infer.prediction import ClassResult, ModelInfo, Prediction, QualityReport
+    from volta_core.contracts.prediction import ClassResult, ModelInfo, Prediction, QualityReport
 
     from app.state.display_grid import display_index
     from volta_core.io import Volume, canonical_ras

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from volta_core.io import Volume
-from volta_core.model.bundle import DEFAULT_LABELS, ModelCard, save_bundle
+from volta_core.contracts.model_card import DEFAULT_LABELS, ModelCard
+from volta_core.model.bundle import save_bundle
 from volta_core.model.networks import build_segmenter
 from volta_core.preprocess.template import load_template
 

@@ -10,9 +10,9 @@ import torch
 
 from tests.core.infer.conftest import reoriented_copy
 from volta_core.infer import PredictionCancelled, Predictor
-from volta_core.infer.prediction import NOT_TRAINED, asymmetry_index, label_volumes_ml
+from volta_core.contracts.prediction import NOT_TRAINED, asymmetry_index, label_volumes_ml
 from volta_core.infer.predictor import STAGES
-from volta_core.model.bundle import BundleError
+from volta_core.contracts.model_card import BundleError
 
 
 @pytest.fixture(scope="module")

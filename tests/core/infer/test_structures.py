@@ -12,10 +12,11 @@ from safetensors.torch import load_file
 
 from volta_core.infer import Predictor
 from volta_core.infer.export import CSV_COLUMNS, csv_row
-from volta_core.infer.prediction import hippocampal_occupancy, label_names_for, label_volumes_ml
+from volta_core.contracts.prediction import hippocampal_occupancy, label_names_for, label_volumes_ml
 from volta_core.infer.quality import NOT_A_HEAD, looks_like_head, quality_warnings
 from volta_core.io import Volume, load_volume, sample_scan_path
-from volta_core.model.bundle import ModelCard, save_bundle
+from volta_core.contracts.model_card import ModelCard
+from volta_core.model.bundle import save_bundle
 
 
 def test_volumes_and_hoc_of_seven_classes() -> None:

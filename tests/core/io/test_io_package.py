@@ -100,3 +100,11 @@ def test_sample_licence_and_readme_ship_with_the_scan() -> None:
     assert "FreeSurfer Software License Agreement" in licence
     readme = (REPO / "resources" / "sample" / "README.md").read_text()
     assert "fsaverage" in readme and "Research use only" in readme and "smriprep-freesurfer732" in readme
+
+
+def test_without_patient_drops_only_the_identifiers() -> None:
+    volume = vio.Volume(np.zeros((2, 2, 2), np.float32), np.eye(4),
+                        metadata={"patient": {"PatientName": "Doe^Jane"}, "format": "dicom"})
+    clean = volume.without_patient()
+    assert clean.metadata == {"format": "dicom"} and "patient" in volume.metadata
+    assert clean.data is volume.data and np.array_equal(clean.affine, volume.affine)

@@ -28,6 +28,24 @@ def test_segmenter_and_classifier_outputs(tiny_kwargs: dict[str, Any]) -> None:
     assert clf(x)["logits"].shape == (2, 2)
 
 
+def test_forward_with_features_is_forward_plus_the_encoder_outputs(tiny_kwargs: dict[str, Any]) -> None:
+    from volta_core.model.networks import VoltaMultiTask
+
+    encoder = VisionTransformer3D(**tiny_kwargs)
+    decoder = UNETRDecoder3D(48, 8, num_classes=3, feature_size=4, tap_layers=(2, 3, 4))
+    x = torch.randn(1, 1, 32, 32, 32)
+    for net in (VoltaSegmenter(encoder, decoder), VoltaClassifier(encoder, ClassificationHead(48)),
+                VoltaMultiTask(encoder, decoder, {"sex": ClassificationHead(48)})):
+        net.eval()
+        with torch.no_grad():
+            feats, out = net.forward_with_features(x)
+            plain = net(x)
+            direct = encoder(x, return_layers=())
+        assert set(out) == set(plain) and all(torch.equal(out[k], plain[k]) for k in out)
+        assert feats.cls_token.shape == (1, 48) and feats.patch_tokens.shape == (1, 64, 48)
+        assert torch.allclose(feats.cls_token, direct.cls_token)
+
+
 def test_mismatched_parts_rejected(tiny_kwargs: dict[str, Any]) -> None:
     enc = VisionTransformer3D(**tiny_kwargs)
     with pytest.raises(ValueError, match="does not fit"):

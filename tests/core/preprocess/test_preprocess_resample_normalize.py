@@ -95,3 +95,21 @@ def test_normalisation_mask_nan_and_constant() -> None:
     with pytest.raises(ValueError):
         percentile_normalise(data, low_percentile=90, high_percentile=10)
     assert foreground_mask(data).sum() < data.size
+
+
+def test_nearest_on_grid_keeps_label_values_and_fills_outside_with_zero() -> None:
+    from volta_core.preprocess.resample import nearest_on_grid
+
+    labels = np.zeros((10, 10, 10), dtype=np.int32)
+    labels[2:5, 3:6, 4:7] = 17  # FreeSurfer values go past 255: they must come back exactly
+    labels[6:8, 6:8, 6:8] = 53
+    source = Volume(labels, np.diag([2.0, 2.0, 2.0, 1.0]))
+    assert nearest_on_grid(source, source) is labels  # same grid: the data as they are
+    # a 1 mm grid shifted by 5 mm: voxel (i, j, k) is at world (i+5, j+5, k+5) = source voxel (i+5)/2
+    grid = Volume(np.zeros((30, 30, 30), np.float32), np.array([[1, 0, 0, 5], [0, 1, 0, 5], [0, 0, 1, 5], [0, 0, 0, 1]],
+                                                                 dtype=np.float64))
+    out = nearest_on_grid(source, grid)
+    assert out.shape == grid.shape and out.dtype == np.int32
+    assert set(np.unique(out)) == {0, 17, 53}
+    assert out[0, 2, 4] == labels[2, 4, 4] == 17  # world (5, 7, 9) -> source voxel (2.5, 3.5, 4.5) rounds to even
+    assert out[29, 29, 29] == 0  # world 34 mm: outside the 20 mm source

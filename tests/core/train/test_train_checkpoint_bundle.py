@@ -10,7 +10,8 @@ import torch
 
 from safetensors.torch import save_file
 
-from volta_core.model.bundle import BundleError, ModelCard, load_bundle, load_model, read_card, save_bundle
+from volta_core.contracts.model_card import BundleError, ModelCard, read_card
+from volta_core.model.bundle import load_bundle, load_model, save_bundle
 from volta_core.train.checkpoint import (
     CheckpointError,
     CheckpointWriteError,

@@ -38,6 +38,20 @@ def test_config_file_overrides_and_roundtrip(tmp_path):
     assert load_config(PretrainConfig, tmp_path / "c.yaml") == cfg
 
 
+def test_config_text_reads_as_the_same_file_would():
+    from pathlib import Path
+
+    from volta_core.config import config_from_text
+
+    text = Path("configs/finetune_seg_tiny.yaml").read_text(encoding="utf-8") + "\noptim:\n  lr: 3e-4\n"
+    assert config_from_text(FinetuneConfig, text, ["epochs=2"]).optim.lr == 3e-4
+    assert config_from_text(FinetuneConfig, "", ["epochs=2"]) == load_config(FinetuneConfig, None, ["epochs=2"])
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        config_from_text(FinetuneConfig, "- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="unknown config key"):
+        config_from_text(FinetuneConfig, "optim:\n  lrr: 1\n")
+
+
 @pytest.mark.parametrize("override,match", [
     ("optim.lrr=1", "unknown config key"), ("epochs=ten", "epochs: expected int"), ("noequals", "key=value"),
     ("data.size=[1, 2]", "data.size"),

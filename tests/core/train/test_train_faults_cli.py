@@ -82,15 +82,15 @@ sys.exit(main(sys.argv[1:]))
 
 INJECTED_OOM = """
 import sys
-import volta_core.train.pretrain as pretrain
-real, calls = pretrain.optimizer_step, []
+import volta_core.train.loop as loop  # the training loop every run uses
+real, calls = loop.optimizer_step, []
 def step(*args, **kwargs):
     calls.append(1)
     if len(calls) == 2:
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
                            "you tried to allocate 1073741824 bytes. Error code 12 (Cannot allocate memory)")
     return real(*args, **kwargs)
-pretrain.optimizer_step = step
+loop.optimizer_step = step
 from volta_core.cli import main
 sys.exit(main(sys.argv[1:]))
 """

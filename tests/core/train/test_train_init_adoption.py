@@ -23,7 +23,8 @@ from volta_core.config import (
     load_config,
     to_dict,
 )
-from volta_core.model.bundle import ModelCard, save_bundle
+from volta_core.contracts.model_card import ModelCard
+from volta_core.model.bundle import save_bundle
 from volta_core.model.networks import build_segmenter
 from volta_core.model.vit3d import VisionTransformer3D, resize_pos_embed
 from volta_core.train.task_models import build_task_model, init_encoder

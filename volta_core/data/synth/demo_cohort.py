@@ -15,6 +15,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
+from volta_core.contracts.prediction import LABEL_NAMES
 from volta_core.data.synth.config import DeformConfig, GridConfig, IntensityConfig, MorphologyConfig, SynthConfig
 from volta_core.data.synth.fs_labels import LEFT_HIPPOCAMPUS, RIGHT_HIPPOCAMPUS, compact_index
 from volta_core.data.synth.generator import SampleOverrides, SynthGenerator
@@ -139,8 +140,8 @@ def make_demo_cohort(out_dir: str | Path, n_subjects: int = 8, seed: int = 0, *,
         m.header.set_xyzt_units("mm")
         nib.save(m, str(manat / f"{sub}_desc-hippocampus_mask.nii.gz"))
         _write_json(manat / f"{sub}_desc-hippocampus_mask.json",
-                    {"Description": "hippocampus labels of the synthetic image", "Labels": {
-                        "0": "background", "1": "left hippocampus", "2": "right hippocampus"}})
+                    {"Description": "hippocampus labels of the synthetic image",
+                     "Labels": {str(k): v for k, v in LABEL_NAMES.items()}})
         rows.append(f"{sub}\t{sex}\t{dx}\t{age:.1f}")
         volumes.append(f"{sub}\t{np.sum(mask == 1) * voxel_ml:.3f}\t{np.sum(mask == 2) * voxel_ml:.3f}\t"
                        f"{hippo:.3f}\t{atrophy:.3f}\t{ageing:.3f}\t{vent:.3f}\t{size:.3f}\t{source}")
