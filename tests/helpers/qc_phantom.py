@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: label values as ``volta_core.infer.prediction.label_names_for(7)`` names them
+#: label values as ``volta_core.contracts.prediction.label_names_for(7)`` names them
 LEFT_HIPPOCAMPUS, RIGHT_HIPPOCAMPUS, LEFT_AMYGDALA, RIGHT_AMYGDALA, LEFT_ILV, RIGHT_ILV = range(1, 7)
 LABEL_NAMES = {0: "background", 1: "left hippocampus", 2: "right hippocampus", 3: "left amygdala",
                4: "right amygdala", 5: "left inferior lateral ventricle", 6: "right inferior lateral ventricle"}

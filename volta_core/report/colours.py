@@ -9,7 +9,7 @@ from __future__ import annotations
 
 RGB = tuple[float, float, float]
 
-#: colour per structure name as in ``volta_core.infer.prediction.label_names_for``
+#: colour per structure name as in ``volta_core.contracts.prediction.label_names_for``
 STRUCTURE_COLOURS: dict[str, RGB] = {
     "left hippocampus": (1.0, 0.55, 0.1),
     "right hippocampus": (0.15, 0.8, 1.0),

@@ -93,7 +93,7 @@ def test_requests_are_answered_by_their_one_handler_or_the_default() -> None:
 
 def test_a_second_prediction_gets_its_own_name_and_colours_and_becomes_current() -> None:
     from app.state.layers import ALTERNATE_COLORS, DEFAULT_COLORS, PROBABILITY
-    from volta_core.infer.prediction import ModelInfo, Prediction, QualityReport
+    from volta_core.contracts.prediction import ModelInfo, Prediction, QualityReport
 
     scene, layer = Scene(), _layer()
     scene.image.set_layer(layer)

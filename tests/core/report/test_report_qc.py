@@ -110,7 +110,7 @@ def test_unknown_labels_get_a_fallback_colour_and_nan_voxels_are_shown(tmp_path:
 
 def test_colours_match_the_app() -> None:
     from app.state.layers import DEFAULT_COLORS
-    from volta_core.infer.prediction import label_names_for
+    from volta_core.contracts.prediction import label_names_for
 
     for value, name in label_names_for(7).items():
         if value:
