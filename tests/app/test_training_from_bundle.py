@@ -42,7 +42,9 @@ def panel(qtbot, training_dirs):
     qtbot.wait(50)
 
 
-@pytest.mark.parametrize("task", ["seg", "sex", "ad", "pretrain"])
+# seg and pretrain in the default run; the two classification tasks take the same path (~30 s each)
+@pytest.mark.parametrize("task", ["seg", pytest.param("sex", marks=pytest.mark.slow),
+                                  pytest.param("ad", marks=pytest.mark.slow), "pretrain"])
 def test_the_form_shows_the_bundled_models_settings(panel, task: str) -> None:
     form = panel.form
     form.set_task(task)
@@ -54,7 +56,9 @@ def test_the_form_shows_the_bundled_models_settings(panel, task: str) -> None:
     assert form.model_input.text().startswith("vit3d_tiny encoder, 96x96x96 voxels")
 
 
-@pytest.mark.parametrize("task", ["seg", "sex", "ad", "pretrain"])
+# seg and pretrain in the default run; the two classification tasks take the same path (~30 s each)
+@pytest.mark.parametrize("task", ["seg", pytest.param("sex", marks=pytest.mark.slow),
+                                  pytest.param("ad", marks=pytest.mark.slow), "pretrain"])
 def test_every_task_runs_from_the_bundled_model_with_the_panels_defaults(qtbot, panel, lab_dataset, task) -> None:
     """Nothing but the task, the dataset and a 2-step budget: a real engine process fine-tunes (or
     continues pretraining) the bundled vit3d_small and writes a bundle with the card's input."""

@@ -7,6 +7,8 @@ masks. If training and inference prepared scans differently, the Dice would coll
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 from pathlib import Path
 
@@ -21,6 +23,7 @@ TINY = ["data.size=32", "data.spacing=2.5", "device=cpu", "threads=1", "val_frac
         "model.overrides={patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2, out_indices: [1, 2, 2]}"]
 
 
+@pytest.mark.slow  # 25-45 s on 2 cores: keeps the default run near 15 min
 def test_finetuned_bundle_predicts_its_training_masks(tmp_path: Path):
     bids = tmp_path / "bids"
     assert volta(["synth-data", str(bids), "--subjects", "2", "--shape", "40", "--spacing", "2.5"]) == 0

@@ -17,6 +17,7 @@ from volta_core.train.finetune import DatasetInvalidError, run_finetune
 from volta_core.train.pretrain import run_pretraining
 
 
+@pytest.mark.slow  # 25-45 s on 2 cores: keeps the default run near 15 min
 def test_segmentation_overfits_two_volumes(seg_data, tmp_path):
     cfg = finetune_cfg(seg_data, "seg", "epochs=100", "optim.lr=1e-2", "optim.min_lr=1e-3", "optim.warmup_steps=5")
     res = run_finetune(cfg, tmp_path / "run", stream=None)

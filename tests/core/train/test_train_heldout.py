@@ -62,6 +62,7 @@ def test_reference_cases_have_both_hippocampi():
         assert all(2.5 < m < 6.0 for m in ml), ml  # FreeSurfer hippocampi are ~3.5-4.5 mL
 
 
+@pytest.mark.slow  # 25-45 s on 2 cores: keeps the default run near 15 min
 def test_heldout_evaluation_runs_the_full_pipeline(trained_segmenter_bundle):
     results = evaluate_heldout(trained_segmenter_bundle, "fsaverage", ["clean", "thick_6mm"], device="cpu")
     assert set(results) == {"clean", "thick_6mm"}
@@ -72,6 +73,7 @@ def test_heldout_evaluation_runs_the_full_pipeline(trained_segmenter_bundle):
     assert results["clean"]["dice"] > 0.4
 
 
+@pytest.mark.slow  # 25-45 s on 2 cores: keeps the default run near 15 min
 def test_registered_atlas_baseline_lands_on_the_hippocampi():
     # two different brains' label maps, one affine apart: clearly overlapping, far from identical
     # (a flipped side or a wrong affine gives ~0; this measured 0.75 / 0.77)

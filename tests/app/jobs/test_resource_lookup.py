@@ -10,7 +10,7 @@ import pytest
 
 def test_icons_configs_and_models_follow_a_pyinstaller_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.icons import icons_dir
-    from app.state.jobs import default_config_text
+    from app.jobs.locations import default_config_text
     from app.state.model_catalog import bundled_models_dir
 
     assert default_config_text("seg")  # shipped in the checkout
