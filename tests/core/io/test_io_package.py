@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -78,13 +77,11 @@ def test_resource_path_refuses_escaping_paths() -> None:
         resource_path("../pyproject.toml")
 
 
-def test_sample_scan_is_the_256_cube_lia_fsaverage_and_opens_fast() -> None:
+def test_sample_scan_is_the_256_cube_lia_fsaverage() -> None:
     path = sample_scan_path()
     assert path == REPO / "resources" / "sample" / "fsaverage_T1.mgz"
     assert path.stat().st_size < 15 * 2**20
-    start = time.perf_counter()
-    volume = load_volume(path)
-    elapsed = time.perf_counter() - start
+    volume = load_volume(path)  # its load time is measured by benchmarks/, never asserted here
     assert volume.shape == (256, 256, 256)
     assert volume.orientation == ("L", "I", "A")
     assert volume.data.dtype == np.uint8
@@ -92,7 +89,6 @@ def test_sample_scan_is_the_256_cube_lia_fsaverage_and_opens_fast() -> None:
     assert volume.metadata["format"] == "mgz"
     # a head, not an empty box: bright tissue in the middle, air in the corners
     assert volume.data[128, 128, 128] > 40 and volume.data[0, 0, 0] == 0
-    assert elapsed < 2.0, f"reading the sample took {elapsed:.2f} s"  # ~0.15 s measured; slack for shared CPUs
 
 
 def test_sample_licence_and_readme_ship_with_the_scan() -> None:
