@@ -48,8 +48,11 @@ def result_help(key: str) -> str:
         "ICV estimate": "Intracranial volume estimate in mL: the template's intracranial volume scaled by "
                         "the determinant of the affine registration to it (eTIV-style). It is an estimate "
                         "from the registration, not a segmentation of the skull.",
-        "P(male)": "Probability (0-1) the sex head gives to 'male'. 'not trained' means the model has no "
-                   "trained sex head: fine-tune one on labelled scans.",
+        "P(male)": "Probability (0-1) the sex head gives to 'male', calibrated on held-out subjects and "
+                   "never beyond the range it showed there. The text in brackets is the model card's caveat: "
+                   "whom the head has seen and how well it did (the bundled head is a weak cue, below head "
+                   "size alone). 'not trained' means the model has no trained sex head: fine-tune one on "
+                   "labelled scans.",
         "P(Alzheimer's disease)": "Probability (0-1) the AD head gives to Alzheimer's disease vs. control. "
                                   "'not trained' means the model has no trained AD head. Not a diagnosis.",
         "Registration quality": (
