@@ -4,6 +4,7 @@ in the app with real files and a real engine process: run -> correct -> add -> f
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 from datetime import datetime, timezone
@@ -171,7 +172,10 @@ def test_run_correct_add_finetune_select_run(qtbot, window, tmp_path: Path, monk
         qtbot.waitUntil(lambda: bool(job.info.get("model")), timeout=10_000)
         new_model = Path(job.info["model"])
         card = json.loads((new_model / "model_card.json").read_text())
-        assert card["training_data"]["init"] == str(start_model)
+        # the card names the starting model and its card's hash, never a path (reliability issue)
+        started_from = card["training_data"]["init"]
+        assert started_from["name"] == json.loads((start_model / "model_card.json").read_text())["name"]
+        assert started_from["card_sha256"] == hashlib.sha256((start_model / "model_card.json").read_bytes()).hexdigest()
         assert card["metrics"]["starting_model"]["split"] == "val"  # the old model on the held-out scan
 
         # select it in the registry: its held-out Dice beside the starting model's
