@@ -96,16 +96,21 @@ def choose_volume_index(parent: QWidget, n_volumes: int, name: str) -> int | Non
     return value - 1 if ok else None
 
 
+def _clicked(box: QMessageBox) -> object:
+    """Show the modal ``box`` and return the button that closed it (then let Qt delete the box)."""
+    box.exec()
+    clicked = box.clickedButton()
+    box.deleteLater()
+    return clicked
+
+
 def confirm_replace_nonfinite(parent: QWidget, error: NonFiniteVoxelsError) -> bool:
     """Offer to open the scan with its NaN/infinite voxels replaced by 0."""
     box = QMessageBox(QMessageBox.Icon.Question, "Scan has invalid voxels", error.message,
                       QMessageBox.StandardButton.Cancel, parent)
     box.setInformativeText(f"{error.n_nonfinite:,} voxels are NaN or infinite.")
     replace = box.addButton("Replace with 0 and open", QMessageBox.ButtonRole.AcceptRole)
-    box.exec()
-    accepted = box.clickedButton() is replace
-    box.deleteLater()
-    return accepted
+    return _clicked(box) is replace
 
 
 def show_about(parent: QWidget, version: str) -> None:
@@ -135,9 +140,7 @@ def ask_unsaved_edits(parent: QWidget, action: str, names: list[str]) -> str:
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(save)
     box.setEscapeButton(cancel)
-    box.exec()
-    clicked = box.clickedButton()
-    box.deleteLater()
+    clicked = _clicked(box)
     return SAVE if clicked is save else DISCARD if clicked is discard else CANCEL
 
 
@@ -155,9 +158,7 @@ def ask_restore_autosave(parent: QWidget, scan: str, model: str, saved_at: str) 
     later = box.addButton("Ask again later", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(restore)
     box.setEscapeButton(later)
-    box.exec()
-    clicked = box.clickedButton()
-    box.deleteLater()
+    clicked = _clicked(box)
     return RESTORE if clicked is restore else DISCARD if clicked is discard else LATER
 
 
