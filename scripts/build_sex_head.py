@@ -48,6 +48,7 @@ from volta_core.infer.predictor import Predictor  # noqa: E402
 from volta_core.io import load_volume  # noqa: E402
 from volta_core.model.bundle import build_model  # noqa: E402
 from volta_core.preprocess.pipeline import preprocess  # noqa: E402
+from volta_core.preprocess.register import intracranial_volume_ml  # noqa: E402
 from volta_core.train.cv import subject_kfold  # noqa: E402
 from volta_core.train.linear_probe import (  # noqa: E402
     add_head,
@@ -83,7 +84,6 @@ def prepare_inputs(bundle: Path, t1: Path, out: Path) -> dict[str, np.ndarray]:
         raise SystemExit("\n".join(report.problems))
     rows = read_participants(t1)
     xs, icv, sex, subjects = [], [], [], []
-    template_ml = None
     for subject, path in find_t1_scans(t1):
         label = sex_of(rows.get(subject, {}))
         if label is None:
@@ -91,10 +91,7 @@ def prepare_inputs(bundle: Path, t1: Path, out: Path) -> dict[str, np.ndarray]:
         volume, _ = robust_intensities(load_volume(path))
         prep = preprocess(volume, predictor.spec, template=predictor.template)
         registration = prep.record.registration
-        if template_ml is None:
-            tpl = predictor.template
-            template_ml = float(tpl.mask.data.astype(bool).sum()) * abs(float(np.linalg.det(tpl.mask.affine[:3, :3]))) / 1000.0
-        icv.append(template_ml * abs(float(np.linalg.det(registration.template_to_scan[:3, :3]))))
+        icv.append(intracranial_volume_ml(predictor.template, registration))
         xs.append(prep.data.astype(np.float16))
         sex.append(1 if label == "M" else 0)
         subjects.append(subject)

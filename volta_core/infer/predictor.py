@@ -38,6 +38,7 @@ from volta_core.contracts.model_card import BundleError, ModelCard
 from volta_core.model.bundle import load_model
 from volta_core.model.device import choose_device, describe_device
 from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess
+from volta_core.preprocess.register import intracranial_volume_ml
 from volta_core.preprocess.template import Template, load_template
 
 ProgressCallback = Callable[[str, float], None]
@@ -301,9 +302,7 @@ class Predictor:
         icv = None
         correlation = None
         if registration is not None and self.template is not None:
-            template_ml = float(self.template.mask.data.astype(bool).sum()) * abs(
-                float(np.linalg.det(self.template.mask.affine[:3, :3]))) / 1000.0
-            icv = template_ml * abs(float(np.linalg.det(registration.template_to_scan[:3, :3])))
+            icv = intracranial_volume_ml(self.template, registration)
             template_image, brain = template_on_model_grid(self.template, prep)
             correlation = signed_correlation(prep.data, template_image, brain)
         relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}

@@ -166,6 +166,14 @@ class RegistrationResult:
         return RegistrationResult(np.eye(4), "identity", 0.0, 1.0, True, 0, 0.0, (0.0, 0.0, 0.0))
 
 
+def intracranial_volume_ml(template: Template, registration: RegistrationResult) -> float:
+    """ICV estimate (eTIV-style): the template's brain-mask volume scaled by the determinant of the
+    registration's linear part (how much larger the scan's head is than the template's)."""
+    mask = template.mask
+    template_ml = float(mask.data.astype(bool).sum()) * abs(float(np.linalg.det(mask.affine[:3, :3]))) / 1000.0
+    return template_ml * abs(float(np.linalg.det(registration.template_to_scan[:3, :3])))
+
+
 def _working_image(volume: Volume, spacing_mm: float) -> sitk.Image:
     """The scan as float32 SimpleITK image, block-averaged to about ``spacing_mm``."""
     image = array_to_sitk(volume.data, volume.affine)
