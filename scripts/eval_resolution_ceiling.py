@@ -35,12 +35,9 @@ from volta_core.io.volume import Volume  # noqa: E402
 from volta_core.preprocess.pipeline import ModelInputSpec, preprocess  # noqa: E402
 from volta_core.preprocess.template import load_template  # noqa: E402
 from volta_core.train.heldout_individual import render_map  # noqa: E402
+from volta_core.train.metrics import dice, volume_error  # noqa: E402
 
 GRIDS = {"1.5 mm (shipped)": (1.5, (64, 48, 48)), "1 mm": (1.0, (96, 72, 72))}
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return float(2 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum()))
 
 
 def round_trip(ids: np.ndarray, affine: np.ndarray, spacing: float, size: tuple[int, int, int], template,
@@ -58,7 +55,7 @@ def round_trip(ids: np.ndarray, affine: np.ndarray, spacing: float, size: tuple[
     out = {}
     for side, mask, ref in (("left", left, truth[0]), ("right", right, truth[1])):
         out[f"dice_{side}"] = dice(mask, ref)
-        out[f"volume_error_{side}"] = float(mask.sum() / max(1, ref.sum()) - 1.0)
+        out[f"volume_error_{side}"] = volume_error(mask, ref)["rel"]
     return out, prep.record.registration
 
 

@@ -52,6 +52,12 @@ def probe_features(model: torch.nn.Module, x: np.ndarray, *, mirror: bool = True
     return np.stack(out)
 
 
+def _balanced_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-sample weights ``n / (2 n_class)``: both classes weigh the same in total."""
+    n, n1 = float(len(labels)), float(labels.sum())
+    return torch.where(labels > 0, torch.tensor(n / (2 * n1)), torch.tensor(n / (2 * (n - n1)))).double()
+
+
 @dataclass(frozen=True)
 class Probe:
     """A fitted probe: standardisation, then ``logit = w . z + b``."""
@@ -91,8 +97,7 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, c: float = 0.05) -> P
     scale = np.where(scale > 1e-12, scale, 1.0)
     z = torch.from_numpy((x - mean) / scale)
     t = torch.from_numpy(y)
-    n, n1 = len(y), float(y.sum())
-    weights = torch.where(t > 0, torch.tensor(n / (2 * n1)), torch.tensor(n / (2 * (n - n1)))).double()
+    weights = _balanced_weights(t)
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12,
@@ -117,10 +122,9 @@ def calibrated(probe: Probe, held_out_logits: np.ndarray, labels: np.ndarray) ->
     ``(probe, a, b)``."""
     z = torch.from_numpy(np.asarray(held_out_logits, dtype=np.float64))
     t = torch.from_numpy(np.asarray(labels, dtype=np.float64))
-    n, n1 = float(len(t)), float(t.sum())
-    if n1 in (0.0, n):
+    if t.min() == t.max():
         raise ValueError("calibration needs examples of both classes")
-    weights = torch.where(t > 0, torch.tensor(n / (2 * n1)), torch.tensor(n / (2 * (n - n1)))).double()
+    weights = _balanced_weights(t)
     ab = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([ab], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
 
