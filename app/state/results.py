@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.state.segmentation import Segmentation
-from volta_core.contracts.prediction import INTENDED_USE, asymmetry_index, hippocampal_occupancy
+from volta_core.contracts.prediction import HEAD_LABELS, INTENDED_USE, asymmetry_index, hippocampal_occupancy
 
 Prediction = Any  # a volta_core.infer.Prediction
 
@@ -78,8 +78,7 @@ def result_rows(segmentation: Segmentation, intended_use: str = INTENDED_USE) ->
                     ("ICV estimate", "-" if prediction.icv_ml is None else f"{prediction.icv_ml:.0f} mL")]
     else:
         measures = _volume_rows(prediction, suffix, pct)
-    names = {"sex": "P(male)", "ad": "P(Alzheimer's disease)"}
-    classification = [(names.get(head, head), result.display() + (f" ({result.note})" if result.note else ""))
+    classification = [(HEAD_LABELS.get(head, head), result.display() + (f" ({result.note})" if result.note else ""))
                       for head, result in prediction.classification.items()]
     q = prediction.quality
     quality = [

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EXTRA_STRUCTURES", "INTENDED_USE", "LABEL_NAMES", "LEFT", "NOT_TRAINED", "RIGHT", "ClassResult",
+__all__ = ["EXTRA_STRUCTURES", "HEAD_LABELS", "INTENDED_USE", "LABEL_NAMES", "LEFT", "NOT_TRAINED", "RIGHT", "ClassResult",
            "ModelInfo", "Prediction", "QualityReport", "asymmetry_index", "hippocampal_occupancy",
            "label_names_for", "label_volumes_ml"]
 
@@ -23,6 +23,8 @@ LABEL_NAMES = {0: "background", LEFT: "left hippocampus", RIGHT: "right hippocam
 #: (3/4 amygdala, 5/6 inferior lateral ventricle): volume keys ``<key>_left`` / ``<key>_right``
 EXTRA_STRUCTURES = ("amygdala", "inferior_lateral_ventricle")
 NOT_TRAINED = "not trained: fine-tune on your data"
+#: how a classification head's probability is labelled (app, CLI, reports)
+HEAD_LABELS = {"sex": "P(male)", "ad": "P(Alzheimer's disease)"}
 #: what every model card, prediction record and report says the results are for
 INTENDED_USE = "research use only, not for diagnosis"
 

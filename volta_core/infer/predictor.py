@@ -16,6 +16,7 @@ import torch
 from volta_core.infer.intensity import robust_intensities
 from volta_core.infer.ood import FeatureStats, load_feature_stats, pooled_features
 from volta_core.contracts.prediction import (
+    HEAD_LABELS,
     ClassResult,
     ModelInfo,
     Prediction,
@@ -162,8 +163,7 @@ class Predictor:
     def head_caveats(self) -> list[str]:
         """One line per trained classification head with the card's caveat, e.g. ``P(male): weak
         cue: trained on ...`` (what the CLI prints before the first scan)."""
-        names = {"sex": "P(male)", "ad": "P(AD)"}
-        return [f"{names[h]}: {self.card.heads[h]['note']}" for h in ("sex", "ad")
+        return [f"{HEAD_LABELS[h]}: {self.card.heads[h]['note']}" for h in ("sex", "ad")
                 if self.card.heads.get(h, {}).get("trained") and self.card.heads[h].get("note")]
 
     # ------------------------------------------------------------------------------------
