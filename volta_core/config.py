@@ -176,6 +176,9 @@ class PretrainConfig:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     data_path: str = ""  # BIDS folder or CSV manifest; empty = synth (if set) or toy heads
     synth: SynthDataConfig = field(default_factory=SynthDataConfig)
+    # with both data_path and synth.subset: this fraction of samples are data_path's (real) scans,
+    # prepared once on the model's view and mixed into the synthetic stream
+    real_fraction: float = 0.5
     init: str = ""  # continue from this bundle's or pretraining run's encoder (student and teacher)
     synthetic_subjects: int = 8
     batch_size: int = 2

@@ -8,7 +8,9 @@ pair, which is what the training samplers yield so that persistent workers stay 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,79 @@ class PreparedVolumes:
         if self.cache:
             self._cache[index] = out
         return out
+
+
+class PreloadedVolumes:
+    """Every volume of ``volumes`` prepared once, in this process, and kept as float16 in memory.
+
+    Real scans for pretraining are registered to the template once (seconds each) instead of once per
+    data-loader worker and epoch. With ``cache`` the arrays are also written there (``.npz``) and
+    reused while ``key`` (what was prepared and how) is unchanged, so a resumed run starts at once.
+    """
+
+    def __init__(self, volumes: PreparedVolumes, *, cache: str | Path | None = None, key: str = "",
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        images = self._read(cache, key)
+        if images is None:
+            images = []
+            for i in range(len(volumes)):
+                images.append(volumes[i].image.astype(np.float16))
+                if progress is not None:
+                    progress(i + 1, len(volumes))
+            images = np.stack(images) if images else np.zeros((0,), np.float16)
+            if cache is not None:
+                Path(cache).parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(cache).with_name(f"{Path(cache).stem}.{os.getpid()}.tmp.npz")  # ranks may race
+                np.savez(tmp, images=images, key=np.asarray(key))
+                tmp.replace(cache)
+        self.images = images
+        self.affine = np.eye(4)
+
+    @staticmethod
+    def _read(cache: str | Path | None, key: str) -> np.ndarray | None:
+        if cache is None or not Path(cache).is_file():
+            return None
+        try:
+            with np.load(cache, allow_pickle=False) as data:
+                return data["images"] if str(data["key"]) == key else None
+        except (OSError, ValueError, KeyError):
+            return None  # a torn or foreign cache file: prepare again
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> PreparedSample:
+        return PreparedSample(self.images[index].astype(np.float32), None, self.affine)
+
+
+class MixedVolumes:
+    """Synthetic brains with real scans mixed in (pretraining on both).
+
+    Item ``i`` is a real scan with probability ``real_fraction`` (drawn from ``(seed, i)``, so the
+    mix is the same on every rank and after a resume), else synthetic item ``i``. The length is the
+    synthetic stream's.
+    """
+
+    def __init__(self, synthetic: Any, real: Any, *, real_fraction: float, seed: int = 0) -> None:
+        if not 0.0 <= real_fraction <= 1.0:
+            raise ValueError(f"real_fraction must be in [0, 1], got {real_fraction}")
+        if len(real) == 0 and real_fraction > 0:
+            raise ValueError("no real scans to mix in")
+        self.synthetic, self.real, self.real_fraction, self.seed = synthetic, real, real_fraction, seed
+
+    def __len__(self) -> int:
+        return len(self.synthetic)
+
+    def source(self, index: int) -> tuple[str, int]:
+        """``("real", k)`` or ``("synthetic", index)``: where item ``index`` comes from."""
+        rng = np.random.default_rng((self.seed, 7919, index))
+        if rng.random() < self.real_fraction:
+            return "real", int(rng.integers(len(self.real)))
+        return "synthetic", index
+
+    def __getitem__(self, index: int) -> PreparedSample:
+        kind, k = self.source(index)
+        return self.real[k] if kind == "real" else self.synthetic[k]
 
 
 class SyntheticVolumes:

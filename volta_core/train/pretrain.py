@@ -9,17 +9,25 @@ collapse (:class:`PretrainTask`). Progress goes out as JSON-lines events (:mod:`
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import torch
 
 from volta_core.config import PretrainConfig, to_dict
 from volta_core.contracts.model_card import DEFAULT_LABELS, ModelCard
 from volta_core.data.collate import SSLCollate
-from volta_core.data.datasets import PreparedVolumes, PretrainDataset, SyntheticVolumes
+from volta_core.data.datasets import (
+    MixedVolumes,
+    PreloadedVolumes,
+    PreparedVolumes,
+    PretrainDataset,
+    SyntheticVolumes,
+)
 from volta_core.data.manifest import index_dataset
 from volta_core.data.prepare import card_input, size3
 from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
@@ -35,7 +43,7 @@ from volta_core.train import distributed as D
 from volta_core.train.collapse import CollapseGuard, TeacherCollapsedError
 from volta_core.train.device import choose_precision
 from volta_core.train.engine import make_schedules, make_stream, restore_checkpoint
-from volta_core.train.events import EventLog
+from volta_core.train.events import EventLog, read_events
 from volta_core.train.loop import LoopTask, TrainingLoop, make_optimisation
 from volta_core.train.provenance import dataset_kind, records_fingerprint
 from volta_core.train.run_folder import RunFolder, code_version
@@ -66,17 +74,36 @@ def build_ssl_model(cfg: PretrainConfig) -> VoltaSSL:
     return VoltaSSL(encoder, ssl_cfg, **cfg.ssl.model_kwargs)
 
 
-def build_volumes(cfg: PretrainConfig) -> PreparedVolumes | SyntheticVolumes | SynthVolumes:
-    """Images of ``data_path`` (BIDS or manifest), synthetic brains (``synth.subset``) or toy heads."""
+def build_volumes(cfg: PretrainConfig, run: RunFolder | None = None,
+                  log: Any = None) -> PreparedVolumes | SyntheticVolumes | SynthVolumes | MixedVolumes:
+    """Images of ``data_path`` (BIDS or manifest), synthetic brains (``synth.subset``) or toy heads.
+
+    With both ``data_path`` and ``synth.subset``, the real scans are prepared once (cached in the
+    run folder) and mixed into the synthetic stream at ``real_fraction``.
+    """
     if cfg.synth.subset:
-        if cfg.data_path:
-            raise ValueError("set either data_path or synth.subset, not both")
-        return synth_volumes(cfg.synth, cfg.data, with_masks=False)
+        synthetic = synth_volumes(cfg.synth, cfg.data, with_masks=False)
+        if not cfg.data_path:
+            return synthetic
+        real = _real_volumes(cfg)
+        key = json.dumps({"data": records_fingerprint(real.records), "spec": to_dict(cfg.data)}, sort_keys=True)
+
+        def progress(i: int, n: int) -> None:
+            if log is not None and (i == n or i % 10 == 0):
+                log.info("prepared %d/%d real scans on the model's view", i, n)
+
+        preloaded = PreloadedVolumes(real, cache=run.root / "real_views.npz" if run is not None else None,
+                                     key=key, progress=progress)
+        return MixedVolumes(synthetic, preloaded, real_fraction=cfg.real_fraction, seed=cfg.seed)
     if not cfg.data_path:
         # the toy heads span ~180 mm: never sample them finer than needed to fit the crop
         size = max(size3(cfg.data.size))
         spacing = max(cfg.data.spacing, 200.0 / size)
         return SyntheticVolumes(cfg.synthetic_subjects, size=size, spacing=spacing, seed=cfg.seed)
+    return _real_volumes(cfg)
+
+
+def _real_volumes(cfg: PretrainConfig) -> PreparedVolumes:
     ds = index_dataset(cfg.data_path)
     if not ds.records:
         raise ValueError(f"no T1w images found in {cfg.data_path}")
@@ -111,7 +138,7 @@ def _train(cfg: PretrainConfig, run: RunFolder, info: D.DistInfo, device: torch.
     precision = choose_precision(device, cfg.precision)
     model = build_ssl_model(cfg).to(device)
     patch = model.student_encoder.patch_size
-    dataset = PretrainDataset(build_volumes(cfg), MultiViewCrop(cfg.data.size, (cfg.ssl.min_crop_scale, 1.0)),
+    dataset = PretrainDataset(build_volumes(cfg, run, log), MultiViewCrop(cfg.data.size, (cfg.ssl.min_crop_scale, 1.0)),
                               seed=cfg.seed)
     batches = make_stream(dataset, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
                           num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
@@ -201,8 +228,13 @@ class PretrainTask(LoopTask):
 def _source(cfg: PretrainConfig, dataset: Any) -> dict[str, Any]:
     """The card's description of the images: kind, counts and a content hash, never a path."""
     if cfg.synth.subset:
-        return {"source": f"synthetic brains from the '{cfg.synth.subset}' label maps ({cfg.synth.mode}, "
-                          f"{cfg.synth.n_train} samples, seed {cfg.synth.seed})"}
+        synthetic = (f"synthetic brains from the '{cfg.synth.subset}' label maps ({cfg.synth.mode}, "
+                     f"{cfg.synth.n_train} samples, seed {cfg.synth.seed})")
+        if not cfg.data_path:
+            return {"source": synthetic}
+        records = _real_volumes(cfg).records
+        return {"source": f"{synthetic}, with {cfg.real_fraction:.0%} of samples real unlabelled scans "
+                          f"({dataset_kind(cfg.data_path)})", **records_fingerprint(records, prefix="real_")}
     if not cfg.data_path:
         return {"source": f"synthetic toy heads ({cfg.synthetic_subjects})"}
     records = getattr(getattr(dataset, "volumes", None), "records", None) or []
@@ -222,10 +254,33 @@ def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, 
         training_data={**_source(cfg, dataset),
                        "n_volumes": n_volumes, "steps": cfg.steps, "objective": "VolTA (global + masked local + recon)"},
         metrics={**{k: float(v) for k, v in last.items()},
-                 "protocol": "self-supervised losses of the last training step; no downstream evaluation"},
+                 "protocol": "self-supervised losses of the last training step; no downstream evaluation",
+                 "training_curve": training_curve(run.metrics)},
         code_version=code_version(),
     )
     save_bundle(run.bundle, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, card)
+
+
+CURVE_KEYS = ("loss", "loss_global", "loss_local", "loss_recon", "teacher_entropy", "teacher_diversity")
+
+
+def training_curve(metrics: str | Path, points: int = 50) -> dict[str, Any]:
+    """The loss and the teacher's diversity/entropy over the run, at about ``points`` steps.
+
+    Each point is the mean of the logged steps in its bin, so the card shows whether the run
+    learned (losses down) and did not collapse (diversity well above zero; see
+    :mod:`volta_core.train.collapse`), without the whole log.
+    """
+    steps = [e for e in read_events(metrics) if e.get("event") == "step" and "teacher_diversity" in e]
+    if not steps:
+        return {"step": []}
+    edges = np.linspace(0, len(steps), min(points, len(steps)) + 1).astype(int)
+    bins = [steps[a:b] for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    curve: dict[str, Any] = {"step": [int(b[-1]["step"]) for b in bins]}
+    for key in CURVE_KEYS:
+        if all(key in e for e in steps):
+            curve[key] = [round(float(np.mean([e[key] for e in b])), 4) for b in bins]
+    return curve
 
 
 def weights_sha256(model: torch.nn.Module) -> str:

@@ -40,6 +40,13 @@ def test_recipe_configs_load(name):
     assert cfg.data.space == "template" and cfg.data.roi == "hippocampus"
 
 
+def test_real_pretraining_recipe_keeps_held_out_maps_out():
+    cfg = load_config(PretrainConfig, ROOT / "configs" / "recipe_pretrain_real.yaml")
+    assert cfg.synth.subset == "dk+individual"  # the training maps only: individual_heldout is never drawn
+    assert cfg.data.space == "template" and cfg.data.roi == "hippocampus" and cfg.real_fraction == 0.5
+    assert cfg.data_path == "" and cfg.synth.label_maps == ""  # set by build_model.py --t1 / --label-maps
+
+
 def test_synth_volumes_look_like_preprocessed_scans():
     cfg = load_config(FinetuneConfig, None, SYNTH + ["synth.n_train=3", "synth.n_val=2"])
     train = synth_volumes(cfg.synth, cfg.data, split="train")
@@ -108,3 +115,71 @@ def test_training_set_metrics_use_the_first_samples_only():
         head[64]
     assert list(head) == list(range(64))  # iteration stops at the limit
     assert len(FirstSamples(Volumes(), 10_000)) == 2000
+
+
+def test_mixed_volumes_draw_real_scans_at_the_asked_fraction():
+    from volta_core.data.datasets import MixedVolumes
+
+    synthetic = [f"s{i}" for i in range(400)]
+    real = ["r0", "r1", "r2"]
+    mixed = MixedVolumes(synthetic, real, real_fraction=0.25, seed=3)
+    items = [mixed[i] for i in range(len(mixed))]
+    assert len(mixed) == 400 and items == [mixed[i] for i in range(400)]  # the same mix every time
+    n_real = sum(x.startswith("r") for x in items)
+    assert 60 < n_real < 140 and set(x for x in items if x.startswith("r")) == set(real)
+    assert all(x == f"s{i}" for i, x in enumerate(items) if x.startswith("s"))  # synthetic item i stays item i
+    assert MixedVolumes(synthetic, real, real_fraction=0.25, seed=4).source(0) is not None
+    with pytest.raises(ValueError, match="no real scans"):
+        MixedVolumes(synthetic, [], real_fraction=0.5)
+    with pytest.raises(ValueError, match="real_fraction"):
+        MixedVolumes(synthetic, real, real_fraction=1.5)
+
+
+def test_pretraining_mixes_real_scans_into_synthetic_brains(tmp_path, seg_data):
+    """Real unlabelled scans (a BIDS folder) are prepared once on the model's view, cached in the run
+    folder and mixed into the synthetic stream; the card names both, with a hash and no path."""
+    from volta_core.data.datasets import PreloadedVolumes
+    from volta_core.train.pretrain import build_volumes
+
+    pre = pretrain_cfg(*SYNTH, "steps=2", "synthetic_subjects=0", "synth.n_train=6", "real_fraction=0.5",
+                       f"data_path={seg_data}")
+    pre.model.overrides = {"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2, "out_indices": [1, 2]}
+    result = run_pretraining(pre, tmp_path / "pre", stream=None)
+    assert result.status == "finished"
+    cache = tmp_path / "pre" / "real_views.npz"
+    assert cache.is_file()
+    card = json.loads((tmp_path / "pre" / "bundle" / "model_card.json").read_text())
+    data = card["training_data"]
+    assert "synthetic brains" in data["source"] and "50% of samples real unlabelled scans" in data["source"]
+    assert data["real_n_subjects"] == 2 and len(data["real_data_sha256"]) == 64
+    assert str(seg_data) not in json.dumps(card)
+    curve = card["metrics"]["training_curve"]  # did it learn, did the teacher collapse: in the card
+    assert curve["step"] == [1, 2] and len(curve["teacher_diversity"]) == 2 and len(curve["loss"]) == 2
+
+    from volta_core.train.run_folder import RunFolder
+
+    calls = []
+    mixed = build_volumes(pre, RunFolder(tmp_path / "pre"))
+    assert isinstance(mixed.real, PreloadedVolumes) and len(mixed.real) == 2
+    assert mixed.real[0].image.shape == (32, 24, 24) and mixed.real[0].image.dtype == np.float32
+    again = PreloadedVolumes(mixed.real, cache=cache, key="another spec", progress=lambda i, n: calls.append(i))
+    assert calls == [1, 2] and len(again) == 2  # a cache of another spec is not reused
+    cache.write_bytes(b"torn")
+    assert len(build_volumes(pre, RunFolder(tmp_path / "pre")).real) == 2  # a torn cache is rebuilt
+
+
+def test_training_curve_bins_the_logged_steps(tmp_path):
+    from volta_core.train.pretrain import training_curve
+
+    lines = [{"event": "started", "step": 0}]
+    lines += [{"event": "step", "step": i, "loss": 10.0 - i / 10, "loss_global": 1.0, "loss_local": 1.0,
+               "loss_recon": 0.5, "teacher_entropy": 6.0, "teacher_diversity": i / 100} for i in range(1, 101)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in lines) + "\n{torn")
+    curve = training_curve(path, points=10)
+    assert curve["step"] == list(range(10, 101, 10))
+    assert curve["loss"][0] == pytest.approx(np.mean([10.0 - i / 10 for i in range(1, 11)]), abs=1e-4)
+    assert curve["teacher_diversity"][-1] == pytest.approx(0.955, abs=1e-4)
+    assert training_curve(tmp_path / "metrics.jsonl", points=500)["step"] == list(range(1, 101))
+    (tmp_path / "empty.jsonl").write_text("")
+    assert training_curve(tmp_path / "empty.jsonl") == {"step": []}

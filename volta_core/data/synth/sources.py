@@ -335,7 +335,8 @@ class SourceLibrary:
     Args:
         subset: ``"dk"`` (DK/MNI152 only), ``"fsaverage"`` (fsaverage only), ``"individual"``
             (the training part of ``label_maps``), ``"individual_heldout"``, several joined by
-            ``+`` (``"dk+individual"``), or ``"all"`` (the built-in ones).
+            ``+`` (``"dk+individual"``), ``"all"`` (the built-in ones), or single individual maps by
+            source name (``"map_training_seg_03+map_training_seg_07"``: few-shot runs).
         spacing_mm: working voxel size of the loaded sources.
         specs: sources to choose from (default: :func:`builtin_specs` plus ``label_maps``).
         label_maps: folder of individual label maps (:func:`label_map_specs`).
@@ -351,12 +352,13 @@ class SourceLibrary:
         check_not_reserved(subset)
         parts = [p for p in subset.split("+") if p]
         for part in parts or [subset]:
-            if part not in SUBSETS + ("all",):
-                raise ValueError(f"subset must be one of {SUBSETS + ('all',)} (or several joined by '+'), got {subset!r}")
+            if part not in SUBSETS + ("all",) and not part.startswith("map_"):
+                raise ValueError(f"subset must be one of {SUBSETS + ('all',)} or one individual map's source name "
+                                 f"(map_<file stem>), several joined by '+', got {subset!r}")
         if specs is None:
             wants_builtin = any(p in ("dk", "fsaverage", "all") for p in parts)
             all_specs = builtin_specs() if wants_builtin else []
-            if any(p.startswith("individual") for p in parts):
+            if any(p.startswith(("individual", "map_")) for p in parts):
                 if not label_maps:
                     raise ValueError(f"subset {subset!r} needs a folder of individual label maps "
                                      "(synth.label_maps)")
@@ -366,7 +368,10 @@ class SourceLibrary:
         self.subset = subset
         self.spacing_mm = float(spacing_mm)
         self.label_maps = str(label_maps) if label_maps else ""
-        self.specs = [s for s in all_specs if "all" in parts or s.subset in parts]
+        self.specs = [s for s in all_specs if "all" in parts or s.subset in parts or s.name in parts]
+        unknown = [p for p in parts if p.startswith("map_") and p not in {s.name for s in all_specs}]
+        if unknown:
+            raise ValueError(f"no individual label map named {', '.join(unknown)} in {label_maps or 'the specs'}")
         if not self.specs:
             raise ValueError(f"no source in subset {subset!r}")
 

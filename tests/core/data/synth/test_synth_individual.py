@@ -56,6 +56,15 @@ def test_heldout_split_is_by_subject_and_fixed(map_folder: Path) -> None:
     assert "dk_mni152" in both.names and len(both) == 5
 
 
+def test_single_maps_by_name_for_few_shot_runs(map_folder: Path) -> None:
+    lib = SourceLibrary("map_training_seg_02+map_training_seg_04", 2.0, label_maps=map_folder)
+    assert lib.names == ["map_training_seg_02", "map_training_seg_04"]
+    with pytest.raises(ValueError, match="map_training_seg_09"):
+        SourceLibrary("map_training_seg_09", 2.0, label_maps=map_folder)
+    with pytest.raises(ValueError, match="label maps"):
+        SourceLibrary("map_training_seg_02")
+
+
 def test_individual_subset_needs_the_folder() -> None:
     with pytest.raises(ValueError, match="label maps"):
         SourceLibrary("individual")

@@ -1,0 +1,60 @@
+"""scripts/record_transfer.py: the real-pretraining record in a card and the README tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from scripts import record_transfer  # noqa: E402
+
+
+def _fewshot() -> dict:
+    out = {}
+    for n in (1, 2):
+        for seed in range(3):
+            for init, dice in (("pretrained", 0.5 + 0.1 * seed), ("scratch", 0.55)):
+                out[f"{init}-n{n}-s{seed}"] = {"init": init, "n": n, "seed": seed, "dice": dice}
+    return out
+
+
+def test_seg_table_pairs_runs_by_seed():
+    table = record_transfer.seg_table(_fewshot())
+    assert list(table) == ["1", "2"]
+    assert table["1"]["pretrained"]["mean"] == pytest.approx(0.6)
+    assert table["1"]["pretrained"]["n_seeds"] == 3 and table["1"]["scratch"]["sd"] == pytest.approx(0.0)
+    assert table["1"]["pretrained_wins"] == "2/3"  # seeds 1 and 2 beat 0.55, seed 0 does not
+
+
+def test_record_goes_into_the_card_and_leaves_the_rest(tmp_path, capsys):
+    pre = tmp_path / "pre"
+    (pre / "bundle").mkdir(parents=True)
+    (pre / "config.yaml").write_text("steps: 40\nbatch_size: 8\nreal_fraction: 0.5\noptim: {lr: 0.0001}\n")
+    (pre / "bundle" / "model_card.json").write_text(json.dumps({
+        "training_data": {"source": "synthetic + real", "real_n_subjects": 72, "real_data_sha256": "ab" * 32},
+        "metrics": {"loss": 11.5, "training_curve": {"step": [10, 20], "teacher_diversity": [0.1, 0.5]}}}))
+    few = tmp_path / "fewshot.json"
+    few.write_text(json.dumps(_fewshot()))
+    shot = {"mean": 0.6, "sd": 0.1}
+    cv = {"auroc": 0.7, "ci95": [0.6, 0.8]}
+    sex = tmp_path / "sex.json"
+    sex.write_text(json.dumps({"few_shot": {"8": {"probe": shot, "probe_random": shot, "probe_real": shot}},
+                               "cv": {"probe": cv, "probe_random": cv, "probe_real": cv, "icv": cv}}))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "model_card.json").write_text(json.dumps({"name": "m", "metrics": {"sex": {"x": 1}}}))
+    assert record_transfer.main(["--pretrain", str(pre), "--fewshot", str(few), "--sex", str(sex),
+                                 "--bundle", str(bundle), "--steps", "200"]) == 0
+    card = json.loads((bundle / "model_card.json").read_text())
+    assert card["name"] == "m" and card["metrics"]["sex"] == {"x": 1}
+    record = card["metrics"]["real_pretraining"]
+    assert record["pretraining"]["training_curve"]["teacher_diversity"] == [0.1, 0.5]
+    assert record["pretraining"]["steps"] == 40 and record["fewshot_segmentation"]["steps_per_run"] == 200
+    assert record["fewshot_sex"]["by_labelled_subjects"]["8"]["pretrained"] == shot
+    out = capsys.readouterr().out
+    assert "| 1 | 0.600 ± 0.100 | 0.550 ± 0.000 | 2/3 |" in out and "| 8 | 0.600 ± 0.100" in out
