@@ -233,37 +233,92 @@ def fewshot_maps(label_maps: Path, n: int, seed: int) -> list[str]:
     return sorted(rng.choice(names, size=min(n, len(names)), replace=False).tolist())
 
 
+#: the labelled maps of a few-shot run, and its test renderings: T1-like (a lab's labelled scans are
+#: T1s), not inverted, mostly thin slices
+FEWSHOT_SYNTH = ["synth.mode=synth",
+                 "synth.overrides={intensity: {contrast: t1, invert_prob: 0.0, thick_slice_prob: 0.2}}"]
+
+
+@torch.no_grad()
+def heldout_grid_dice(bundle: Path, label_maps: Path, n: int = 8) -> dict[str, float]:
+    """Dice of ``bundle`` on ``n`` T1-like synthetic samples of the held-out maps, on the model grid.
+
+    The same samples (validation seed stream) for every model, so runs compare pairwise; the
+    registration and the mapping back to the scan are left out (the full pipeline is
+    ``heldout_individual.evaluate_individual``), which keeps each few-shot test to seconds.
+    """
+    from volta_core.train.metrics import segmentation_metrics
+
+    cfg = load_config(FinetuneConfig, ROOT / "configs" / "recipe_seg.yaml",
+                      ["synth.subset=individual_heldout", f"synth.label_maps={label_maps.resolve()}", *FEWSHOT_SYNTH,
+                       f"synth.n_val={n}", "synth.seed=0"])
+    volumes = synth_volumes(cfg.synth, cfg.data, split="val")
+    _, model = load_model(bundle)
+    model.eval()
+    rows = []
+    for i in range(len(volumes)):
+        sample = volumes[i]
+        out = model(torch.from_numpy(sample.image)[None, None])
+        logits = out["logits"] if "logits" in out else out["seg_logits"]  # a segmenter or a multitask bundle
+        rows.append(segmentation_metrics(logits.argmax(1)[0].numpy(), sample.mask, (cfg.data.spacing,) * 3))
+    keys = ("dice", "dice_left", "dice_right", "volume_error_left", "volume_error_right")
+    out = {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+    out["volume_error_mean"] = (out["volume_error_left"] + out["volume_error_right"]) / 2
+    return out
+
+
+def _claim(folder: Path) -> bool:
+    """Take a few-shot run for this process (another live process may hold it)."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    claim = folder / ".claimed"
+    try:
+        pid = int(claim.read_text())
+        os.kill(pid, 0)
+        return pid == os.getpid()  # held by a live process
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pass
+    try:
+        fd = os.open(claim.with_suffix(f".{os.getpid()}"), os.O_CREAT | os.O_WRONLY)
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        os.replace(claim.with_suffix(f".{os.getpid()}"), claim)
+    except OSError:
+        return False
+    return int(claim.read_text()) == os.getpid()
+
+
 def fewshot_individual(out: Path, pretrained: Path, overrides: list[str], sizes: list[int], seeds: list[int],
                        label_maps: Path, device: str) -> dict[str, Any]:
     """Few-shot segmentation with ``n`` labelled individual maps, pretrained vs. random encoder.
 
     Each run fine-tunes the hippocampus model (configs/recipe_seg.yaml) for the same number of
-    steps on domain-randomised synthesis from ``n`` training maps only (drawn per seed, the same
-    maps for both starts), and is tested on the held-out individual maps (T1-like rendering)
-    through the full prediction pipeline. One result file per run (``OUT/fewshot_individual/KEY/
-    result.json``), so processes given different ``--fewshot-seeds`` can share the folder.
+    steps on T1-like synthesis (random deformation, tissue intensities, blur, bias) from ``n``
+    training maps only (drawn per seed, the same maps for both starts), and is tested on
+    T1-like samples of the held-out maps (:func:`heldout_grid_dice`). One result file per run
+    (``OUT/fewshot_individual/KEY/result.json``); runs are taken seed by seed and claimed, so
+    several processes started with the same arguments share the work.
     """
-    from volta_core.train.heldout_individual import evaluate_individual
-
     root = out / "fewshot_individual"
-    for n in sizes:
-        for seed in seeds:
+    for seed in seeds:
+        for n in sizes:
             maps = fewshot_maps(label_maps, n, seed)
             for init in ("pretrained", "scratch"):
                 key = f"{init}-n{n}-s{seed}"
                 result = root / key / "result.json"
-                if result.is_file():
+                if result.is_file() and json.loads(result.read_text(encoding="utf-8")).get("eval") == "grid":
+                    continue
+                if not _claim(root / key):
                     continue
                 ov = [*overrides, f"synth.subset={'+'.join(maps)}", f"synth.label_maps={label_maps.resolve()}",
-                      "synth.mode=synth", "synth.n_train=100000", "synth.n_val=0", f"synth.seed={100 + seed}",
+                      *FEWSHOT_SYNTH, "synth.n_train=100000", "synth.n_val=0", f"synth.seed={100 + seed}",
                       f"seed={seed}", "augment=false", "val_fraction=0"]
                 started = time.perf_counter()
                 bundle = finetune(root / key, ov, pretrained if init == "pretrained" else None,
                                   config=ROOT / "configs" / "recipe_seg.yaml")
-                metrics = evaluate_individual(bundle, label_maps, contrasts=("t1",), device=device)["summary"]["t1"]
-                record = {"init": init, "n": n, "seed": seed, "maps": maps, "dice": metrics["dice"],
-                          "dice_left": metrics["dice_left"], "dice_right": metrics["dice_right"],
-                          "volume_error_mean": metrics["volume_error_mean"],
+                metrics = heldout_grid_dice(bundle, label_maps)
+                record = {"init": init, "n": n, "seed": seed, "maps": maps, "eval": "grid", **metrics,
                           "seconds": time.perf_counter() - started}
                 log(f"fewshot (individual) {key} on {', '.join(maps)}: Dice {metrics['dice']:.3f}")
                 shutil.rmtree(root / key / "checkpoints", ignore_errors=True)

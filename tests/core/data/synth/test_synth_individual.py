@@ -109,3 +109,17 @@ def test_target_table_and_class_names() -> None:
     assert fsl.class_swap(7) == [0, 2, 1, 4, 3, 6, 5]
     with pytest.raises(ValueError, match="unknown structure"):
         fsl.target_table(["thalamus"])
+
+
+def test_few_shot_draws_only_training_maps(map_folder: Path) -> None:
+    """build_model.py's few-shot runs label n individual maps: never a held-out one, same per seed."""
+    import sys
+
+    root = Path(__file__).resolve().parents[4]
+    sys.path.insert(0, str(root))
+    from scripts.build_model import fewshot_maps
+
+    drawn = {seed: fewshot_maps(map_folder, 2, seed) for seed in range(6)}
+    assert all(len(m) == 2 and "map_training_seg_05" not in m for m in drawn.values())
+    assert fewshot_maps(map_folder, 2, 3) == drawn[3] and len({tuple(m) for m in drawn.values()}) > 1
+    assert len(fewshot_maps(map_folder, 9, 0)) == 4  # never more than the training maps
