@@ -15,6 +15,11 @@ and reports, with 5-fold cross-validation by subject:
 * the features' effective dimension (participation ratio of the covariance spectrum) and the
   mean cosine similarity between subjects (how alike the encoder finds all scans).
 
+With ``--synthetic N --label-maps DIR`` it also draws N synthetic brains of the real-pretraining
+recipe (DK + the training maps) and compares the two clouds of features: effective dimension and
+spread of each, and the distance between their centroids (is "real vs. synthetic" what the
+encoder learned to tell apart?).
+
 An encoder whose features mostly encode intensity statistics, or that finds all real scans
 alike, has little room left for the anatomy a head needs.
 """
@@ -60,6 +65,28 @@ def geometry(features: np.ndarray) -> dict[str, float]:
     return {"effective_dim": float(eig.sum() ** 2 / (eig ** 2).sum()), "mean_cosine": float(off.mean())}
 
 
+def synthetic_views(n: int, label_maps: str) -> np.ndarray:
+    """``n`` synthetic brains of configs/recipe_pretrain_real.yaml's stream, on the model's view."""
+    from volta_core.config import PretrainConfig, load_config
+    from volta_core.data.synth.volumes import synth_volumes
+
+    overrides = [f"synth.n_train={n}"] + ([f"synth.label_maps={label_maps}"] if label_maps else ["synth.subset=dk"])
+    cfg = load_config(PretrainConfig, ROOT / "configs" / "recipe_pretrain_real.yaml", overrides)
+    volumes = synth_volumes(cfg.synth, cfg.data, with_masks=False)
+    return np.stack([volumes[i].image for i in range(len(volumes))])
+
+
+def domain_gap(real: np.ndarray, synthetic: np.ndarray) -> dict[str, float]:
+    """Effective dimension and spread (mean distance to the centroid) of each cloud, and the
+    distance between the two centroids."""
+    def spread(f: np.ndarray) -> float:
+        return float(np.linalg.norm(f - f.mean(0), axis=1).mean())
+
+    return {"synthetic effective_dim": geometry(synthetic)["effective_dim"], "real spread": spread(real),
+            "synthetic spread": spread(synthetic),
+            "centroid distance": float(np.linalg.norm(real.mean(0) - synthetic.mean(0)))}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inputs", type=Path, required=True, help="build_sex_head.py's inputs.npz")
@@ -67,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--encoder", action="append", required=True, metavar="NAME=BUNDLE")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--synthetic", type=int, default=0, help="also compare with N synthetic brains")
+    p.add_argument("--label-maps", default="", help="individual label maps for the synthetic brains")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = np.load(args.inputs, allow_pickle=False)
@@ -85,14 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     card = load_bundle_model(next(iter(encoders.values())))[0]
     torch.manual_seed(0)
     models["random"] = build_model(card).eval()
+    synthetic = synthetic_views(args.synthetic, args.label_maps) if args.synthetic else None
     results: dict[str, dict[str, float]] = {}
     for name, model in models.items():
         feats = probe_features(model, x)
+        if synthetic is not None:
+            results.setdefault(name, {}).update(domain_gap(feats, probe_features(model, synthetic)))
         ok = ~np.isnan(age)
         r = {f"R2 {k}": cv_r2(feats[ok] if k == "age" else feats, v[ok] if k == "age" else v,
                               [s for s, o in zip(subjects, ok) if o] if k == "age" else subjects)
              for k, v in {**traits, **nuisance}.items()}
-        results[name] = {**r, **geometry(feats)}
+        results[name] = {**r, **geometry(feats), **results.get(name, {})}
     keys = list(next(iter(results.values())))
     print("| encoder | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")

@@ -62,6 +62,10 @@ def _key_values(data: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
             for k, v in value.items():
                 if k not in skip:
                     walk(f"{prefix} / {k}" if prefix else str(k), v)
+        elif isinstance(value, list) and len(value) > 8 and all(isinstance(v, (int, float)) for v in value):
+            # a curve (e.g. a pretraining run's loss per step): its course, not 50 numbers
+            rows.append([_e(prefix.replace("_", " ")),
+                         _e(f"{len(value)} points: {value[0]:g} → {value[len(value) // 2]:g} → {value[-1]:g}")])
         elif isinstance(value, list) and value and all(isinstance(v, (int, float, str)) for v in value):
             rows.append([_e(prefix.replace("_", " ")), _e(", ".join(str(v) for v in value))])
         else:
