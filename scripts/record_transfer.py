@@ -42,10 +42,19 @@ def seg_table(fewshot: dict) -> dict:
     return table
 
 
+def read_fewshot(path: Path) -> dict:
+    """``fewshot.json``, or the per-run ``*/result.json`` files of a (partly) finished stage."""
+    if path.is_dir():  # only runs tested the current way (an older full-pipeline result is re-tested on a rerun)
+        runs = {f.parent.name: json.loads(f.read_text(encoding="utf-8")) for f in sorted(path.glob("*/result.json"))}
+        return {k: r for k, r in runs.items() if r.get("eval") == "grid"}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pretrain", type=Path, required=True, help="pretraining run folder (with bundle/)")
-    p.add_argument("--fewshot", type=Path, required=True, help="build_model.py's fewshot.json (individual maps)")
+    p.add_argument("--fewshot", type=Path, required=True,
+                   help="build_model.py's fewshot.json, or its fewshot_individual/ folder of per-run results")
     p.add_argument("--sex", type=Path, required=True, help="build_sex_head.py's sex_head.json with --compare")
     p.add_argument("--compare-name", default="real", help="the --compare NAME given to build_sex_head.py")
     p.add_argument("--bundle", type=Path, required=True, help="bundle whose card gets the record")
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pre_card = json.loads((args.pretrain / "bundle" / "model_card.json").read_text(encoding="utf-8"))
     config = json.loads(json.dumps(__import__("yaml").safe_load((args.pretrain / "config.yaml").read_text())))
-    fewshot = json.loads(args.fewshot.read_text(encoding="utf-8"))
+    fewshot = read_fewshot(args.fewshot)
     sex = json.loads(args.sex.read_text(encoding="utf-8"))
     key = f"probe_{args.compare_name}"
     seg = seg_table(fewshot)

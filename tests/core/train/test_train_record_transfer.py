@@ -19,7 +19,7 @@ def _fewshot() -> dict:
     for n in (1, 2):
         for seed in range(3):
             for init, dice in (("pretrained", 0.5 + 0.1 * seed), ("scratch", 0.55)):
-                out[f"{init}-n{n}-s{seed}"] = {"init": init, "n": n, "seed": seed, "dice": dice}
+                out[f"{init}-n{n}-s{seed}"] = {"init": init, "n": n, "seed": seed, "dice": dice, "eval": "grid"}
     return out
 
 
@@ -29,6 +29,16 @@ def test_seg_table_pairs_runs_by_seed():
     assert table["1"]["pretrained"]["mean"] == pytest.approx(0.6)
     assert table["1"]["pretrained"]["n_seeds"] == 3 and table["1"]["scratch"]["sd"] == pytest.approx(0.0)
     assert table["1"]["pretrained_wins"] == "2/3"  # seeds 1 and 2 beat 0.55, seed 0 does not
+
+
+def test_results_of_a_partly_finished_stage_are_read_from_their_folders(tmp_path):
+    for key, record in _fewshot().items():
+        (tmp_path / key).mkdir()
+        (tmp_path / key / "result.json").write_text(json.dumps(record))
+    (tmp_path / "scratch-n9-s0").mkdir()  # a run still going: no result yet
+    (tmp_path / "old").mkdir()  # tested the earlier way: left out
+    (tmp_path / "old" / "result.json").write_text(json.dumps({"init": "scratch", "n": 1, "seed": 9, "dice": 0.1}))
+    assert record_transfer.read_fewshot(tmp_path) == _fewshot()
 
 
 def test_record_goes_into_the_card_and_leaves_the_rest(tmp_path, capsys):
