@@ -51,7 +51,7 @@ def plot(run: Path, out: Path, title: str = "") -> dict:
     e = b.twinx()
     e.plot(curve["step"], curve["teacher_entropy"], color="tab:purple", label="teacher entropy")
     e.set_ylabel("teacher entropy (nats)", color="tab:purple")
-    b.set_title("teacher: not collapsed while diversity stays up")
+    b.set_title("teacher head: diversity over prototypes (collapse monitor)")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
