@@ -432,6 +432,21 @@ def package(out: Path, seg_bundle: Path, pretrain_run: Path, args: argparse.Name
     return target
 
 
+def checked(check: Any, folder: Path) -> None:
+    """Run a data-folder check (``volta_core.data.real_data``); stop with every problem listed."""
+    from volta_core.data.real_data import RealDataError
+
+    try:
+        check(folder).raise_if_bad()
+    except RealDataError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def extended(preset: dict[str, list[str]], stage: str, *overrides: str) -> dict[str, list[str]]:
+    """``preset`` with ``overrides`` appended to one stage's config overrides."""
+    return {k: [*v, *overrides] if k == stage else v for k, v in preset.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "build-model", help="work folder (resumable)")
@@ -463,29 +478,21 @@ def main(argv: list[str] | None = None) -> int:
     common = [f"device={args.device}"] + ([f"threads={args.threads}"] if args.threads else [])
     if args.label_maps is not None:
         global SEG_CONFIG
-        from volta_core.data.real_data import RealDataError, check_label_maps
+        from volta_core.data.real_data import check_label_maps
 
-        try:
-            check_label_maps(args.label_maps).raise_if_bad()
-        except RealDataError as exc:
-            raise SystemExit(str(exc)) from None
+        checked(check_label_maps, args.label_maps)
         SEG_CONFIG = ROOT / "configs" / "recipe_seg_structures.yaml"
-        preset = {k: [*v, f"synth.label_maps={args.label_maps.resolve()}"] if k in ("seg",) else v
-                  for k, v in preset.items()}
+        preset = extended(preset, "seg", f"synth.label_maps={args.label_maps.resolve()}")
     if args.t1 is not None:
         global PRETRAIN_CONFIG
-        from volta_core.data.real_data import RealDataError, check_t1_folder
+        from volta_core.data.real_data import check_t1_folder
 
-        try:
-            check_t1_folder(args.t1).raise_if_bad()
-        except RealDataError as exc:
-            raise SystemExit(str(exc)) from None
+        checked(check_t1_folder, args.t1)
         PRETRAIN_CONFIG = ROOT / "configs" / "recipe_pretrain_real.yaml"
-        maps = [f"synth.label_maps={args.label_maps.resolve()}"] if args.label_maps else ["synth.subset=dk"]
-        preset = {k: [*v, f"data_path={args.t1.resolve()}", *maps] if k == "pretrain" else v
-                  for k, v in preset.items()}
+        maps = f"synth.label_maps={args.label_maps.resolve()}" if args.label_maps else "synth.subset=dk"
+        preset = extended(preset, "pretrain", f"data_path={args.t1.resolve()}", maps)
     if args.fewshot_steps:
-        preset = {k: [*v, f"steps={args.fewshot_steps}"] if k == "fewshot" else v for k, v in preset.items()}
+        preset = extended(preset, "fewshot", f"steps={args.fewshot_steps}")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     # what reproduces the bundle (stage selection and paths do not change it)

@@ -91,6 +91,7 @@ class PreloadedVolumes:
                 np.savez(tmp, images=images, key=np.asarray(key))
                 tmp.replace(cache)
         self.images = images
+        self.records = getattr(volumes, "records", [])  # what was prepared (provenance)
         self.affine = np.eye(4)
 
     @staticmethod

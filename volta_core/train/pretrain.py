@@ -232,7 +232,7 @@ def _source(cfg: PretrainConfig, dataset: Any) -> dict[str, Any]:
                      f"{cfg.synth.n_train} samples, seed {cfg.synth.seed})")
         if not cfg.data_path:
             return {"source": synthetic}
-        records = _real_volumes(cfg).records
+        records = dataset.volumes.real.records  # the scans indexed at the start, not a second index
         return {"source": f"{synthetic}, with {cfg.real_fraction:.0%} of samples real unlabelled scans "
                           f"({dataset_kind(cfg.data_path)})", **records_fingerprint(records, prefix="real_")}
     if not cfg.data_path:
