@@ -60,6 +60,8 @@ from volta_core.train.linear_probe import (  # noqa: E402
 )
 from volta_core.train.metrics import auroc  # noqa: E402
 
+AD_ONLY = ("The AD head is not trained: no AD-labelled scans exist on the build machine. The app and the CLI "
+           "say 'not trained: fine-tune on your data' instead of a probability.")
 PROBE_C = 0.05  # L2 strength of the linear probe (standardised features; 384 features, ~58 subjects)
 
 
@@ -211,7 +213,9 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
                                    for n, r in results["few_shot"].items()}}
     training = {**card.training_data, "sex": {"data": f"OpenNeuro ds002748 (CC0): {len(y)} real T1w scans, sex "
                                                        "from participants.tsv", "seen": seen}}
-    limitations = [line for line in card.limitations if not line.startswith("P(male)")] + [
+    # the sex head is trained now: the recipe's "sex and AD heads are not trained" becomes the AD head's alone
+    limitations = [AD_ONLY if line.startswith("The sex and AD heads are not trained") else line
+                   for line in card.limitations if not line.startswith("P(male)")] + [
         f"P(male) comes from a linear probe trained on {where}. Its cross-validated AUROC is "
         f"{cv['probe']['auroc']:.2f}, below head size alone ({cv['icv']['auroc']:.2f}), and its "
         "probabilities are calibrated on held-out folds of those scans only: a weak cue for research, "
