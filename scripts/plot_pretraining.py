@@ -51,6 +51,11 @@ def plot(run: Path, out: Path, title: str = "") -> dict:
     e = b.twinx()
     e.plot(curve["step"], curve["teacher_entropy"], color="tab:purple", label="teacher entropy")
     e.set_ylabel("teacher entropy (nats)", color="tab:purple")
+    if "teacher_feature_dim" in curve:  # the backbone itself (runs from 2026-11-30 on)
+        f = b.twinx()
+        f.spines["right"].set_position(("axes", 1.15))
+        f.plot(curve["step"], curve["teacher_feature_dim"], color="tab:brown", ls=":", label="backbone feature dim")
+        f.set_ylabel("backbone feature dimension", color="tab:brown")
     b.set_title("teacher head: diversity over prototypes (collapse monitor)")
     if title:
         fig.suptitle(title, fontsize=10)

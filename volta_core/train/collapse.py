@@ -13,6 +13,13 @@ teacher: about 0.02 nats at initialisation, against 0.39 for the recipe's traine
 batch of its last checkpoint, measured once by hand). So a step counts as collapsed only when
 diversity is near zero *and* the entropy is at one of the two extremes; the guard fires after
 ``patience`` such steps in a row.
+
+The guard watches the head only. A backbone can collapse to about one feature direction that
+the head still spreads over many prototypes (the real-scan run of 2026-11-30: head diversity
+0.6, backbone feature dimension 1.3 on 72 real scans, against 15 for random weights). Every step
+therefore also logs ``teacher_feature_dim`` (the participation ratio of the teacher backbone's
+class tokens over the batch; it is in the card's training curve). It does not stop a run: one
+collapsed run is not enough to set a threshold.
 """
 
 from __future__ import annotations

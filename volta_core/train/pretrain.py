@@ -52,7 +52,8 @@ from volta_core.train.stopping import StopRequested
 from volta_core.train.task_models import load_pretrained_encoder
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
-DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_diversity", "teacher_patch_entropy", "mask_ratio")
+DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_diversity", "teacher_feature_dim", "teacher_patch_entropy",
+                   "mask_ratio")
 
 
 @dataclass
@@ -261,7 +262,8 @@ def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, 
     save_bundle(run.bundle, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, card)
 
 
-CURVE_KEYS = ("loss", "loss_global", "loss_local", "loss_recon", "teacher_entropy", "teacher_diversity")
+CURVE_KEYS = ("loss", "loss_global", "loss_local", "loss_recon", "teacher_entropy", "teacher_diversity",
+              "teacher_feature_dim")
 
 
 def training_curve(metrics: str | Path, points: int = 50) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def make_batch(b: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
 def test_forward_returns_named_losses() -> None:
     model = make_model()
     out = model(make_batch(), teacher_temp=0.04)
-    for key in ("loss", "loss_global", "loss_local", "loss_recon", "teacher_entropy",
+    for key in ("loss", "loss_global", "loss_local", "loss_recon", "teacher_entropy", "teacher_feature_dim",
                 "teacher_patch_entropy", "mask_ratio", "teacher_temp"):
         assert key in out and out[key].ndim == 0 and torch.isfinite(out[key])
     expected = out["loss_global"] + out["loss_local"] + out["loss_recon"]
@@ -203,3 +203,14 @@ def test_runs_under_bf16_autocast() -> None:
     assert out["loss"].dtype == torch.float32 and torch.isfinite(out["loss"])
     out["loss"].backward()
     assert model.student["encoder"].blocks[0].attn.qkv.weight.grad is not None
+
+
+def test_feature_dimension_tells_a_collapsed_backbone_from_a_spread_one() -> None:
+    from volta_core.model.ssl.volta_meta_arch import feature_dimension
+
+    g = torch.Generator().manual_seed(0)
+    spread = torch.randn(64, 16, generator=g)
+    line = torch.randn(64, 1, generator=g) * torch.randn(1, 16, generator=g) + 3.0  # every sample on one line
+    assert float(feature_dimension(spread)) > 10
+    assert float(feature_dimension(line)) == pytest.approx(1.0, abs=1e-4)
+    assert float(feature_dimension(torch.ones(8, 16))) == 0.0  # identical samples: no spread at all

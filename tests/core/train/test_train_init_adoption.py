@@ -192,17 +192,18 @@ def test_a_segmentation_finetune_goes_on_from_the_trained_decoder(seg_data, tiny
     assert torch.allclose(state[weight], start[weight], atol=1e-6)  # lr ~ 0: still the starting decoder
 
 
-def test_a_decoder_for_more_structures_starts_with_the_bundled_hippocampus_classes() -> None:
+def test_a_decoder_for_more_structures_starts_with_the_hippocampus_classes(tiny_bundle: Path) -> None:
     from volta_core.train.task_models import init_task_head, starting_heads
 
-    cfg = adopted(FinetuneConfig, "recipe_seg_structures.yaml", BUNDLED)
+    # the recipe's structures config, from a hippocampus-only model (3 classes)
+    cfg = adopted(FinetuneConfig, "recipe_seg_structures.yaml", tiny_bundle)
     model, _ = build_task_model(cfg)
-    start = starting_heads(BUNDLED)
+    start = starting_heads(tiny_bundle)
     assert start is not None and init_task_head(model, start, "seg") > 0
     own = model.decoder.state_dict()
     theirs = {k[len("decoder."):]: v for k, v in start.state.items() if k.startswith("decoder.")}
     grown = [k for k, v in theirs.items() if own[k].shape != v.shape]
-    assert grown  # the output layer: 7 classes here, 3 in the bundle
+    assert grown  # the output layer: 7 classes here, 3 in the start
     for k in grown:
         assert own[k].shape[0] == 7 and torch.equal(own[k][:3], theirs[k])  # background, left, right
         assert not torch.equal(own[k][3:], torch.zeros_like(own[k][3:]))  # the new structures: fresh init

@@ -55,6 +55,9 @@ class IntensityConfig:
     """Contrast and artefact ranges; ``template_*`` are the milder ranges of template mode."""
 
     contrast: Literal["random", "t1"] = "random"
+    #: with ``contrast="random"``, the probability that a synthesised sample is T1-like instead
+    #: (the scans a lab feeds the model are mostly T1; 0 keeps the sample stream of older runs)
+    t1_prob: float = 0.0
     share_lr_prob: float = 0.5
     share_tissue_prob: float = 0.25
     std_max: float = 0.08

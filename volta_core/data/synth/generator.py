@@ -231,6 +231,8 @@ class SynthGenerator:
         if vent is None:
             vent = rng.uniform(*m.ventricle_change) if rng.random() < m.ventricle_prob else 0.0
         contrast = ov.contrast or cfg.intensity.contrast
+        if ov.contrast is None and contrast == "random" and cfg.intensity.t1_prob > 0:
+            contrast = "t1" if rng.random() < cfg.intensity.t1_prob else "random"
         if mode == "synth":
             labels = apply_atrophy(labels, float(hippo), float(vent), gen)
             image = self._synth_image(labels, rng, gen, contrast)

@@ -25,6 +25,20 @@ from volta_core.model.vit3d import EncoderOutput, VisionTransformer3D, build_enc
 __all__ = ["NonFiniteLossError", "VoltaSSL", "VoltaSSLConfig"]
 
 
+def feature_dimension(features: Tensor) -> Tensor:
+    """Effective dimension of a batch of features: the participation ratio of their covariance
+    spectrum, ``(sum l)^2 / sum l^2`` (1 = every sample on one line; at most the batch size - 1).
+
+    The DINO head's diversity misses a backbone whose features collapsed to one direction that
+    the head spreads over many prototypes (measured on a real-scan run: head diversity 0.6,
+    backbone dimension 1.3); this watches the backbone itself."""
+    x = features.detach().float()
+    x = x - x.mean(0, keepdim=True)
+    eig = torch.linalg.svdvals(x) ** 2
+    total = eig.sum()
+    return (total ** 2 / (eig ** 2).sum()) if float(total) > 0 else total
+
+
 class NonFiniteLossError(FloatingPointError):
     """A loss term became NaN or Inf.
 
@@ -257,7 +271,8 @@ class VoltaSSL(nn.Module):
             ``loss`` (weighted total, with grad), ``loss_global``, ``loss_local``,
             ``loss_recon`` (detached; 0 when switched off) and diagnostics
             ``teacher_entropy``, ``teacher_diversity`` (``H(mean p) - mean H(p)`` of the teacher's class-token
-            distributions; 0 = collapsed),
+            distributions; 0 = collapsed), ``teacher_feature_dim`` (:func:`feature_dimension` of the
+            teacher backbone's class tokens),
             ``teacher_patch_entropy``, ``mask_ratio``.
 
         Raises:
@@ -279,6 +294,7 @@ class VoltaSSL(nn.Module):
             t_probs = self.dino_loss.teacher_probs(t_cls, teacher_temp)
             diag["teacher_entropy"] = self.dino_loss.entropy(t_probs)
             diag["teacher_diversity"] = self.dino_loss.diversity(t_probs)
+            diag["teacher_feature_dim"] = feature_dimension(t_out.cls_token)
             updates.append((self.dino_loss, t_cls))
         if cfg.w_local > 0:
             terms["loss_local"], t_patch = self._local_loss(s_out, t_out, masks, teacher_temp)

@@ -47,6 +47,21 @@ def test_seeds_reproducible_and_distinct(synth_lib_all, small_config) -> None:
     assert all(not torch.equal(images[i], images[j]) for i in range(4) for j in range(i + 1, 4))
 
 
+def test_t1_prob_mixes_t1_like_samples_into_random_contrast(synth_lib_dk, small_config) -> None:
+    from volta_core.data.synth.config import IntensityConfig
+
+    plain = SynthGenerator(synth_lib_dk, small_config(mode="synth"))
+    mixed = SynthGenerator(synth_lib_dk, small_config(mode="synth", intensity=IntensityConfig(t1_prob=0.5)))
+    contrasts = [mixed.sample(s)["meta"]["contrast"] for s in range(24)]
+    assert {"t1", "random"} == set(contrasts) and 4 <= contrasts.count("t1") <= 20
+    # 0 (the default) draws nothing more: older runs' sample streams are unchanged
+    assert all(plain.sample(s)["meta"]["contrast"] == "random" for s in range(4))
+    assert torch.equal(plain.sample(3)["image"], SynthGenerator(synth_lib_dk, small_config(mode="synth")).sample(3)["image"])
+    t1 = next(s for s in range(24) if contrasts[s] == "t1")
+    forced = mixed.sample(t1, SampleOverrides(contrast="random"))  # an explicit contrast wins
+    assert forced["meta"]["contrast"] == "random"
+
+
 @pytest.mark.parametrize("source", ["dk_mni152", "fsaverage"])
 def test_flip_swaps_labels_and_is_midline_correct(synth_lib_all, small_config, source: str) -> None:
     cfg = small_config(return_full_label=True, grid=GridConfig.whole(48, 4.0))
