@@ -490,7 +490,7 @@ def structures_start(out: Path, installed: Path) -> Path:
     """The hippocampus model the structures stage starts from: the seg stage's, else the installed one."""
     if finished(out / "seg"):
         return out / "seg" / "bundle"
-    if (installed / "model_card.json").is_file() and read_card(installed).architecture.get("num_classes", 3) == 3:
+    if (installed / "model_card.json").is_file() and read_card(installed).segmentation_classes == 3:
         return installed
     raise SystemExit(f"structures: no hippocampus model to start from: {out / 'seg'} has no bundle and "
                      f"{installed} is not the hippocampus-only model; run the seg stage first")

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from volta_core.data.real_data import find_t1_scans, read_participants  # noqa: E402
-from volta_core.infer.quality import REGISTRATION_FAILED  # noqa: E402
+from volta_core.preprocess.register import QUALITY_WARNING_THRESHOLD  # noqa: E402
 from volta_core.io import load_volume  # noqa: E402
 
 # FreeSurfer adult hippocampus volumes for comparison (mL per side): fsaverage's 40 subjects
@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             left_ml=round(prediction.volumes_ml["left"], 3),
             right_ml=round(prediction.volumes_ml["right"], 3),
             icv_ml=round(float(prediction.icv_ml or 0.0), 1),
+            **{f"{k}_ml": round(v, 3) for k, v in prediction.volumes_ml.items()
+               if k not in ("left", "right", "total")},  # amygdala, inferior lateral ventricle
+            **{f"hoc_{side}": round(v, 4) for side, v in (prediction.hoc or {}).items()},
             p_male=None if sex is None or sex.probability is None else round(sex.probability, 4),
             warnings=" | ".join(q.warnings),
             seconds=round(time.perf_counter() - started, 2),
@@ -124,14 +127,20 @@ def write_outputs(rows: list[dict[str, object]], features: dict[str, np.ndarray]
              f"| scans | {len(rows)} |", f"| processed | {len(ok)} |",
              f"| failed to read or prepare | {len(rows) - len(ok)} |"]
     if ok:
-        flagged = sum(1 for r in ok if "registration failed" in str(r["warnings"]) or "not a head" in str(r["warnings"]))
+        flagged = sum(1 for r in ok if any(w in str(r["warnings"]) for w in ("registration failed", "registration doubtful",
+                                                                             "not a head")))
         lines += [f"| registration quality, min / median / max | {quality.min():.3f} / {np.median(quality):.3f} / {quality.max():.3f} |",
-                  f"| flagged as failed registration (quality < {REGISTRATION_FAILED}) | {flagged} |"]
+                  f"| flagged: registration failed or doubtful (quality < {QUALITY_WARNING_THRESHOLD}) | {flagged} |"]
         for side in ("left", "right"):
             v = np.array([float(r[f"{side}_ml"]) for r in ok])  # type: ignore[arg-type]
             ref = FS_ADULT_ML[side]
             lines.append(f"| {side} hippocampus mL, mean ± sd (range) | {v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0:.2f} "
                          f"({v.min():.2f}–{v.max():.2f}); FreeSurfer adults {ref[0]:.2f} ± {ref[1]:.2f} |")
+        for key in [k for k in ok[0] if k.endswith(("_left_ml", "_right_ml")) or k.startswith("hoc_")]:
+            v = np.array([float(r[key]) for r in ok if r.get(key) is not None])  # type: ignore[arg-type]
+            if v.size:
+                lines.append(f"| {key.replace('_ml', ' mL').replace('_', ' ')}, mean ± sd (range) | {v.mean():.2f} ± "
+                             f"{v.std(ddof=1) if len(v) > 1 else 0:.2f} ({v.min():.2f}–{v.max():.2f}) |")
         icv = np.array([float(r["icv_ml"]) for r in ok])  # type: ignore[arg-type]
         lines.append(f"| ICV mL, mean ± sd | {icv.mean():.0f} ± {icv.std(ddof=1) if len(icv) > 1 else 0:.0f} |")
         lines.append(f"| seconds per scan, median | {np.median([float(r['seconds']) for r in ok]):.2f} |")  # type: ignore[arg-type]

@@ -4,7 +4,9 @@ Three conventions are understood:
 
 - FreeSurfer (``aseg.mgz``, ``aparc+aseg.mgz``, SynthSeg): 17 = left, 53 = right hippocampus; every
   other structure is background.
-- This app's own masks: 1 = left, 2 = right (``volta predict`` and File > Save mask write these).
+- This app's own masks: 1 = left, 2 = right (``volta predict`` and File > Save mask write these;
+  a model that also segments amygdala and inferior lateral ventricle writes 3-6 as well, which
+  are ignored here: the reference is the hippocampus).
 - A single-label (binary) mask: one non-zero value; which side it is cannot be read from the file,
   so the user is asked (left, right, or both, split at the mask's midline).
 """
@@ -18,6 +20,8 @@ import numpy as np
 from app.state.segmentation import LEFT, RIGHT
 
 ASEG_LEFT_HIPPOCAMPUS, ASEG_RIGHT_HIPPOCAMPUS = 17, 53
+#: the highest label this app's masks hold (hippocampus 1/2, amygdala 3/4, inferior lateral ventricle 5/6)
+APP_MAX_LABEL = 6
 APP, ASEG, SINGLE = "app", "aseg", "single"
 SIDES = ("left", "right", "both")
 
@@ -76,6 +80,9 @@ def classify_label_map(values: np.ndarray | tuple[int, ...], app_labels: bool = 
     if len(nonzero) <= 1:
         return LabelMapKind(SINGLE, nonzero)
     if set(nonzero) == {LEFT, RIGHT}:
+        return LabelMapKind(APP, nonzero)
+    # a structures model's mask: 1/2 hippocampus, then amygdala 3/4 and inferior lateral ventricle 5/6
+    if set(nonzero) <= set(range(1, APP_MAX_LABEL + 1)) and (app_labels or {LEFT, RIGHT} <= set(nonzero)):
         return LabelMapKind(APP, nonzero)
     raise UnknownLabelConvention(nonzero)
 

@@ -68,6 +68,9 @@ def _key_values(data: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
                          _e(f"{len(value)} points: {value[0]:g} → {value[len(value) // 2]:g} → {value[-1]:g}")])
         elif isinstance(value, list) and value and all(isinstance(v, (int, float, str)) for v in value):
             rows.append([_e(prefix.replace("_", " ")), _e(", ".join(str(v) for v in value))])
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value, 1):  # e.g. per-case results: one numbered group each
+                walk(f"{prefix} / {i}", item)
         else:
             rows.append([_e(prefix.replace("_", " ")), _e(value)])
 
@@ -96,7 +99,9 @@ def _metrics_html(metrics: dict[str, Any]) -> str:
         if name == "protocol":
             continue
         title = _e(name.replace("_", " ").capitalize())
-        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        if isinstance(value, dict) and isinstance(value.get("summary"), dict) and isinstance(value.get("cases"), list):
+            parts.append(f"<h3>{title}</h3>" + _structures_test_html(value))
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             parts.append(f"<h3>{title}</h3>" + _per_side_table(value))
         elif isinstance(value, dict) and any(k.endswith(("_left", "_right")) for k in value):
             parts.append(f"<h3>{title}</h3>" + _per_side_table({name: value}))
@@ -110,6 +115,24 @@ def _metrics_html(metrics: dict[str, Any]) -> str:
         else:
             parts.append(f"<p><b>{title}</b>: {_e(value)}</p>")
     return "".join(parts) or "<p>No metrics recorded.</p>"
+
+
+def _structures_test_html(test: dict[str, Any]) -> str:
+    """A held-out test of several structures: per contrast and structure the mean Dice and volume
+    error per side, then each case (map, contrast) by its hippocampus numbers."""
+    rows = []
+    for contrast, mean in test["summary"].items():
+        if not isinstance(mean, dict):
+            continue
+        for structure in test.get("structures") or ["hippocampus"]:
+            infix = "" if structure == "hippocampus" else f"_{structure}"
+            rows.append([_e(contrast), _e(str(structure).replace("_", " "))]
+                        + [_number(mean.get(f"{m}{infix}_{side}"), d) for m, d in (("dice", 3), ("volume_error", None))
+                           for side in ("left", "right")])
+    summary = _table(["contrast", "structure", "Dice L", "Dice R", "Vol. error L", "Vol. error R"], rows)
+    cases = {f"{c.get('map', '?')} ({c.get('contrast', '?')})": {k: v for k, v in c.items() if k != "description"}
+             for c in test["cases"] if isinstance(c, dict)}
+    return summary + (_per_side_table(cases) if cases else "")
 
 
 def _list_table(items: list[dict[str, Any]]) -> str:
@@ -142,17 +165,23 @@ def _training_html(data: dict[str, Any]) -> str:
     parts = []
     if data.get("summary"):
         parts.append(f"<p><b>{_e(data['summary'])}</b></p>")
+    shown = ("source", "objective", "task", "steps", "epochs", "n_volumes", "n_train", "n_val", "mode", "init")
     for stage in ("pretraining", "fine_tuning"):
         info = data.get(stage)
         if isinstance(info, dict):
-            keep = {k: v for k, v in info.items() if k in ("source", "objective", "task", "steps", "epochs",
-                                                           "n_volumes", "n_train", "n_val", "mode", "init")}
+            keep = {k: v for k, v in info.items() if k in shown}
             parts.append(f"<h3>{stage.replace('_', '-').capitalize()}</h3>" + _key_values(keep))
+    structures = data.get("structures")  # the recipe's structures stage, in parts
+    if isinstance(structures, list):
+        for part in (p for p in structures if isinstance(p, dict)):
+            keep = {k: v for k, v in part.items() if k in ("config", *shown)}
+            parts.append(f"<h3>Structures: {_e(str(part.get('stage', '')).replace('_', ' '))}</h3>"
+                         + _key_values(keep))
     sources = data.get("sources")
     if isinstance(sources, dict) and sources:
         parts.append("<h3>Data sources and licences</h3>"
                      + _table(["source", "licence"], [[_e(k), _e(v)] for k, v in sources.items()]))
-    rest = {k: v for k, v in data.items() if k not in ("summary", "pretraining", "fine_tuning", "sources")}
+    rest = {k: v for k, v in data.items() if k not in ("summary", "pretraining", "fine_tuning", "structures", "sources")}
     if rest:
         parts.append(_key_values(rest))
     return "".join(parts) or "<p>-</p>"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from inference_helpers import cyan_pixels, orange_pixels, run_and_wait
 
@@ -74,9 +76,13 @@ def test_model_card_is_a_readable_page_without_machine_paths(qtbot, tmp_path) ->
     for heading in ("Intended use", "Limitations", "Heads", "Training data", "Metrics"):
         assert heading in page, heading
     assert "research use only, not for diagnosis" in page
-    assert "Tested only on average brains" in page  # a limitation
+    assert "Tested on fsaverage and on 4 held-out individual label maps" in page  # a limitation
+    assert "inferior lateral ventricle reaches Dice" in page  # the measured one, with its numbers
     assert "synthetic brains only" in page  # the training data summary
-    assert "0.834" in page and "Dice L" in page  # the held-out table
+    import json
+
+    card = json.loads((Path(__file__).resolve().parents[2] / "resources" / "models" / "volta3d-hippocampus" / "model_card.json").read_text())
+    assert f"{card['metrics']['heldout_fsaverage']['clean']['dice_left']:.3f}" in page and "Dice L" in page  # held-out
     assert source.count("<table") >= 5
     assert "/work/" not in page and "/home/" not in page
     assert "{'" not in page and "': " not in page  # not a dict / YAML dump

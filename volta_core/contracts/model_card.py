@@ -85,6 +85,19 @@ class ModelCard:
     limitations: list[str] = field(default_factory=list)
     recipe: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def segmentation_classes(self) -> int:
+        """Output classes of the segmentation decoder (background included; 0 without one).
+
+        A segmenter keeps them in ``architecture.num_classes``, a multitask model (segmentation
+        plus classification heads) in ``architecture.decoder.num_classes``."""
+        arch = self.architecture
+        if arch.get("model") == "multitask":
+            return int(arch.get("decoder", {}).get("num_classes", 3))
+        if arch.get("model") == "segmenter":
+            return int(arch.get("num_classes", 3))
+        return 0
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

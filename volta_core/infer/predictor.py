@@ -40,6 +40,7 @@ from volta_core.model.bundle import load_model
 from volta_core.model.device import choose_device, describe_device
 from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess
 from volta_core.preprocess.register import intracranial_volume_ml
+from volta_core.preprocess.resample import output_block_covering, resample_array
 from volta_core.preprocess.template import Template, load_template
 
 ProgressCallback = Callable[[str, float], None]
@@ -279,18 +280,30 @@ class Predictor:
         foreground = probs[1:].sum(axis=0) > _BOX_THRESHOLD
         out = np.zeros((probs.shape[0], *shape), dtype=np.float16)
         out[0] = 1
-        if foreground.any():
-            idx = np.argwhere(foreground)
-            box = (idx.min(0) - 1.0, idx.max(0) + 1.0)
-            for c in range(probs.shape[0]):
-                out[c] = spatial.to_native(probs[c], order=1, fill=1.0 if c == 0 else 0.0, model_box=box)
         labels = np.zeros(shape, dtype=np.uint8)
-        if out.shape[0] == 3:  # hippocampus only: the two-class rule (ties go to the right)
-            left, right, background = out[1], out[2], out[0]
-            labels[(left > right) & (left > background)] = 1
-            labels[(right >= left) & (right > background)] = 2
-        elif foreground.any():
-            labels[...] = np.argmax(out, axis=0).astype(np.uint8)
+        if not foreground.any():
+            return labels, out
+        idx = np.argwhere(foreground)
+        box = (idx.min(0) - 1.0, idx.max(0) + 1.0)
+        # every channel is interpolated, and the labels decided, only in the scan block that
+        # covers the predicted structures (outside it: background), in float32
+        start, stop = output_block_covering(box, spatial.model_to_native, shape)
+        inside = tuple(slice(a, b) for a, b in zip(start, stop))
+        block_shape = tuple(int(b - a) for a, b in zip(start, stop))
+        shift = np.eye(4)
+        shift[:3, 3] = start
+        to_model = spatial.native_to_model @ shift  # block voxel -> model voxel
+        part = np.stack([resample_array(probs[c], block_shape, to_model, order=1, fill=1.0 if c == 0 else 0.0)
+                         for c in range(probs.shape[0])])
+        out[(slice(None), *inside)] = part
+        if part.shape[0] == 3:  # hippocampus only: the two-class rule (ties go to the right)
+            left, right, background = part[1], part[2], part[0]
+            decided = np.zeros(part.shape[1:], dtype=np.uint8)
+            decided[(left > right) & (left > background)] = 1
+            decided[(right >= left) & (right > background)] = 2
+        else:
+            decided = np.argmax(part, axis=0).astype(np.uint8)
+        labels[inside] = decided
         return labels, out
 
     def _measure(self, volume: Volume, prep: Preprocessed, labels: np.ndarray, probabilities: np.ndarray,

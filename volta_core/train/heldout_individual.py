@@ -86,7 +86,7 @@ def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts
         {contrast: {metric: mean}}, "maps": [names]}``.
     """
     predictor = Predictor.from_bundle(bundle, device)
-    n_classes = int(predictor.card.architecture.get("num_classes", 3))
+    n_classes = predictor.card.segmentation_classes
     structures = ("hippocampus",) + EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]
     specs = [s for s in label_map_specs(label_maps) if s.subset == "individual_heldout"]
     if limit:

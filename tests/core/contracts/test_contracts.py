@@ -13,7 +13,13 @@ import pytest
 
 from volta_core.contracts.events import ENDINGS, EVENTS, METRICS_FILE
 from volta_core.contracts.model_card import CARD_FILE, BundleError, ModelCard, read_card, read_card_dict
-from volta_core.contracts.prediction import LABEL_NAMES, asymmetry_index, hippocampal_occupancy, label_volumes_ml
+from volta_core.contracts.prediction import (
+    LABEL_NAMES,
+    asymmetry_index,
+    hippocampal_occupancy,
+    label_names_for,
+    label_volumes_ml,
+)
 from volta_core.contracts.resources import configs_dir, install_root, resources_root
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,7 +41,10 @@ def test_the_bundled_card_reads_as_a_card_and_as_plain_json() -> None:
     card = read_card(BUNDLED)
     assert isinstance(card, ModelCard) and card.heads["segmentation"]["trained"]
     assert read_card_dict(BUNDLED)["name"] == card.name
-    assert card.heads["segmentation"]["labels"] == {str(k): v for k, v in LABEL_NAMES.items()}
+    # the shipped model segments hippocampus, amygdala and inferior lateral ventricle, named as predictions name them
+    assert card.segmentation_classes == 7
+    assert card.heads["segmentation"]["labels"] == {str(k): v for k, v in label_names_for(7).items()}
+    assert {str(k): v for k, v in LABEL_NAMES.items()}.items() <= card.heads["segmentation"]["labels"].items()
 
 
 def test_a_damaged_card_is_one_clear_error(tmp_path: Path) -> None:
@@ -75,3 +84,16 @@ def test_resources_and_configs_in_a_checkout_and_in_a_pyinstaller_bundle(tmp_pat
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)  # what PyInstaller sets
     assert resources_root() == tmp_path / "resources" and configs_dir() == tmp_path / "configs"
 
+
+
+def test_segmentation_classes_reads_a_segmenter_a_multitask_model_and_an_encoder() -> None:
+    from volta_core.contracts.model_card import ModelCard
+
+    def card(arch: dict) -> ModelCard:
+        return ModelCard(name="m", architecture={"encoder": "vit3d_small", **arch}, input={}, heads={})
+
+    assert card({"model": "segmenter", "num_classes": 7}).segmentation_classes == 7
+    # a multitask model (segmentation + sex head) keeps the decoder's classes under "decoder"
+    assert card({"model": "multitask", "decoder": {"num_classes": 7}, "heads": {}}).segmentation_classes == 7
+    assert card({"model": "classifier", "num_classes": 2}).segmentation_classes == 0
+    assert card({}).segmentation_classes == 0  # an encoder (pretraining) bundle
