@@ -214,3 +214,4 @@ def test_feature_dimension_tells_a_collapsed_backbone_from_a_spread_one() -> Non
     assert float(feature_dimension(spread)) > 10
     assert float(feature_dimension(line)) == pytest.approx(1.0, abs=1e-4)
     assert float(feature_dimension(torch.ones(8, 16))) == 0.0  # identical samples: no spread at all
+    assert torch.isnan(feature_dimension(torch.full((8, 16), float("nan"))))  # diverged: NaN, not an SVD error

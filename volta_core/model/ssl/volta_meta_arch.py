@@ -33,6 +33,8 @@ def feature_dimension(features: Tensor) -> Tensor:
     the head spreads over many prototypes (measured on a real-scan run: head diversity 0.6,
     backbone dimension 1.3); this watches the backbone itself."""
     x = features.detach().float()
+    if not bool(torch.isfinite(x).all()):  # a diverged step: the loss check names it, not the SVD
+        return x.new_tensor(float("nan"))
     x = x - x.mean(0, keepdim=True)
     eig = torch.linalg.svdvals(x) ** 2
     total = eig.sum()
