@@ -525,6 +525,10 @@ def structures(out: Path, installed: Path, overrides: list[str], label_maps: Pat
         for f, result in zip(saved, (ood, evaluation, individual)):
             f.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
     base = read_card(installed).to_dict() if (installed / "model_card.json").is_file() else started_from
+    if json.loads(json.dumps(base.get("training_data", {}).get("structures"), default=float)) == \
+            json.loads(json.dumps(chain, default=float)):
+        log("structures: installed already (a rerun keeps the sex head build_sex_head.py may have added)")
+        return installed
     return install_structures(bundle, installed, base, chain, evaluation, individual, ood,
                               {name: run_seconds(out / name) for name, _ in STRUCTURE_RUNS})
 
@@ -712,7 +716,9 @@ def main(argv: list[str] | None = None) -> int:
     if "structures" in stages and args.label_maps is not None:
         target = structures(out, Path(args.install_to) / BUNDLE_NAME, [*preset["structures"], *common],
                             args.label_maps, args.preset, eval_device)
-        log(f"structures: {target}; now run scripts/build_sex_head.py --install {target} for its sex head")
+        sex = read_card(target).heads.get("sex", {})
+        log(f"structures: {target}" + ("" if sex.get("trained") else
+                                       f"; now run scripts/build_sex_head.py --install {target} for its sex head"))
     print(tables)
     log(f"done in {time.perf_counter() - started:.0f} s")
     return 0

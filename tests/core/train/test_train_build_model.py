@@ -87,6 +87,11 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
 
     prediction = Predictor.from_bundle(bundle, "cpu").predict(load_volume(sample_scan_path()))
     assert {"left", "right"} <= set(prediction.volumes_ml)
+    # run again: everything is done and installed, so the installed bundle is left as it is
+    before = (bundle / "model_card.json").read_bytes()
+    rerun = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], check=True, cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert "installed already" in rerun.stdout and (bundle / "model_card.json").read_bytes() == before
     # the stage refuses to start from a model that is no longer the hippocampus-only one
     shutil.rmtree(out / "structures_refine")
     shutil.rmtree(out / "seg")
