@@ -432,15 +432,22 @@ def package(out: Path, seg_bundle: Path, pretrain_run: Path, args: argparse.Name
                       "training_seconds": stage_seconds,
                       "pretrain_config": "configs/recipe_pretrain.yaml", "seg_config": str(SEG_CONFIG.relative_to(ROOT)),
                       "overrides": PRESETS[args.preset]}
-    target = Path(args.install_to) / BUNDLE_NAME
+    return install_bundle(seg_bundle, Path(args.install_to) / BUNDLE_NAME, data)
+
+
+def install_bundle(weights_from: Path, target: Path, card: dict[str, Any]) -> Path:
+    """Write ``target`` as the files of ``weights_from`` with ``card`` as its model card.
+
+    The card is validated first (it is what the app and the CLI will read) and the folder is
+    assembled beside the target, then swapped in, so a failure leaves the old bundle in place."""
+    ModelCard.from_dict(card)
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in seg_bundle.iterdir():
+    for f in weights_from.iterdir():
         if f.name != "model_card.json":
             shutil.copy2(f, tmp / f.name)
-    (tmp / "model_card.json").write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
-    ModelCard.from_dict(data)  # the card the app and the CLI will read is valid
+    (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n", encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
@@ -566,17 +573,7 @@ def install_structures(bundle: Path, target: Path, base: dict[str, Any], chain: 
     recipe.setdefault("training_seconds", {}).update(seconds)
     recipe["code_version"] = data["code_version"] = code_version()
     recipe["structures_command"] = "python scripts/build_model.py --label-maps DIR"
-    ModelCard.from_dict(data)  # the card the app and the CLI will read is valid
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in bundle.iterdir():
-        if f.name != "model_card.json":
-            shutil.copy2(f, tmp / f.name)
-    (tmp / "model_card.json").write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
+    return install_bundle(bundle, target, data)
 
 
 def checked(check: Any, folder: Path) -> None:
