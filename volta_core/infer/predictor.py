@@ -40,7 +40,6 @@ from volta_core.model.bundle import load_model
 from volta_core.model.device import choose_device, describe_device
 from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess
 from volta_core.preprocess.register import intracranial_volume_ml
-from volta_core.preprocess.resample import output_block_covering, resample_array
 from volta_core.preprocess.template import Template, load_template
 
 ProgressCallback = Callable[[str, float], None]
@@ -287,13 +286,8 @@ class Predictor:
         box = (idx.min(0) - 1.0, idx.max(0) + 1.0)
         # every channel is interpolated, and the labels decided, only in the scan block that
         # covers the predicted structures (outside it: background), in float32
-        start, stop = output_block_covering(box, spatial.model_to_native, shape)
-        inside = tuple(slice(a, b) for a, b in zip(start, stop))
-        block_shape = tuple(int(b - a) for a, b in zip(start, stop))
-        shift = np.eye(4)
-        shift[:3, 3] = start
-        to_model = spatial.native_to_model @ shift  # block voxel -> model voxel
-        part = np.stack([resample_array(probs[c], block_shape, to_model, order=1, fill=1.0 if c == 0 else 0.0)
+        inside = spatial.native_block(box)
+        part = np.stack([spatial.to_native_block(probs[c], inside, order=1, fill=1.0 if c == 0 else 0.0)
                          for c in range(probs.shape[0])])
         out[(slice(None), *inside)] = part
         if part.shape[0] == 3:  # hippocampus only: the two-class rule (ties go to the right)

@@ -98,6 +98,21 @@ class SpatialRecord:
         block = output_block_covering(model_box, self.model_to_native, self.native_shape)
         return resample_array(model, self.native_shape, self.native_to_model, order=order, fill=fill, block=block)
 
+    def native_block(self, model_box: tuple[np.ndarray, np.ndarray]) -> tuple[slice, slice, slice]:
+        """The index block of the scan grid that covers ``model_box`` (``(min, max)`` model voxels)."""
+        start, stop = output_block_covering(model_box, self.model_to_native, self.native_shape)
+        return tuple(slice(int(a), int(b)) for a, b in zip(start, stop))  # type: ignore[return-value]
+
+    def to_native_block(self, model: np.ndarray, block: tuple[slice, slice, slice], *, order: int = 1,
+                        fill: float = 0.0) -> np.ndarray:
+        """Like :meth:`to_native`, but only the scan voxels of ``block`` (from :meth:`native_block`),
+        as an array of the block's shape: no scan-sized array is allocated."""
+        self._check_shape(model.shape, self.model_shape, "model")
+        shift = np.eye(4)
+        shift[:3, 3] = [b.start for b in block]
+        shape = tuple(b.stop - b.start for b in block)
+        return resample_array(model, shape, self.native_to_model @ shift, order=order, fill=fill)
+
     def invert_labels(self, labels: np.ndarray, *, method: LabelInversion = "linear") -> np.ndarray:
         """Map a model-space label map onto the scan grid.
 

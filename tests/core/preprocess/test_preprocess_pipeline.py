@@ -95,6 +95,15 @@ def test_native_space_multi_label_round_trip() -> None:
     # points map both ways
     ijk = np.array([[10.0, 20.0, 30.0]])
     assert np.allclose(record.spatial.native_voxels_to_model_voxels(record.spatial.model_voxels_to_native_voxels(ijk)), ijk)
+    # a block of the scan grid: the same values as the whole-scan inverse there, and nothing else computed
+    spatial = record.spatial
+    weights = (model_labels == 17).astype(np.float32)
+    idx = np.argwhere(weights > 0)
+    box = (idx.min(0) - 1.0, idx.max(0) + 1.0)
+    block = spatial.native_block(box)
+    part = spatial.to_native_block(weights, block, order=1)
+    assert part.shape == tuple(b.stop - b.start for b in block) and part.size < head.labels.size
+    assert np.array_equal(part, spatial.to_native(weights, order=1, model_box=box)[block])
 
 
 def test_roi_spec_reuses_registration_and_record_serialises(template: Template) -> None:
