@@ -19,7 +19,12 @@ same crop the segmentation sees, so head size is normalised away by the affine r
    Pooled out-of-fold AUROC with a 95 % bootstrap interval, and per-fold mean +- sd.
 3. Few-shot: linear probes with 8, 16 and 32 labelled subjects (balanced by sex), 5 seeds,
    tested on the rest, bundle encoder vs random encoder: AUROC mean +- sd.
-4. The shipped head: the linear probe fitted on all subjects, written as the ``sex`` head of a
+4. With ``--label-maps DIR``: full-head consistency. The shipped probe scores the folder's label
+   maps rendered as T1-like whole-head scans and the same images brain-extracted (plus fsaverage
+   with and without its head): how far the logit moves when the head is taken off, in sd of the
+   training scans' logits (``volta_core/train/fullhead_consistency.py``; the head was trained on
+   skull-stripped scans only). The card records it.
+5. The shipped head: the linear probe fitted on all subjects, written as the ``sex`` head of a
    ``multitask`` bundle (the segmentation decoder and the encoder unchanged), with the card
    saying whom it has seen and how it measured. ``--install`` replaces the bundle there.
 
@@ -50,6 +55,7 @@ from volta_core.model.bundle import build_model  # noqa: E402
 from volta_core.preprocess.pipeline import preprocess  # noqa: E402
 from volta_core.preprocess.register import intracranial_volume_ml  # noqa: E402
 from volta_core.train.cv import subject_kfold  # noqa: E402
+from volta_core.train.fullhead_consistency import logit_changes, prepare_pairs  # noqa: E402
 from volta_core.train.linear_probe import (  # noqa: E402
     add_head,
     calibrated,
@@ -190,6 +196,30 @@ def _load(bundle: Path):
     return load_bundle_model(bundle)
 
 
+def full_head_check(predictor: Predictor, model: torch.nn.Module, features: np.ndarray, y: np.ndarray,
+                    label_maps: Path) -> dict:
+    """The shipped probe (fitted on all scans) on whole-head and brain-extracted renderings of the same brains."""
+    probe = fit_probe(features, y, c=PROBE_C)
+    pairs = prepare_pairs(predictor, label_maps, log=log)
+    result = logit_changes(lambda v: probe.logit(probe_features(model, v)), pairs, float(np.std(probe.logit(features))))
+    log(f"full head vs skull-stripped ({result['n_pairs']} pairs): logit change mean {result['mean_delta_sd']:+.2f} sd, "
+        f"mean |change| {result['mean_abs_delta_sd']:.2f} sd, max {result['max_abs_delta_sd']:.2f} sd, "
+        f"{result['side_changes']} change side")
+    return result
+
+
+def full_head_text(check: dict | None) -> str:
+    if not check:
+        return "untested on other sites, ages and full-head scans beyond the bundled sample"
+    return (f"untested on other sites and ages; on {check['n_pairs']} brains rendered with and without their head "
+            f"(synthetic T1-like scans of individual label maps, and fsaverage) the logit moves by "
+            f"{check['mean_abs_delta_sd']:.2f} sd of the training scans' spread on average (at most "
+            f"{check['max_abs_delta_sd']:.2f} sd; mean shift {check['mean_delta_sd']:+.2f} sd, "
+            f"{check['side_changes']} of {check['n_pairs']} changing side)" +
+            (", so a full head does not by itself change the answer" if check["mean_abs_delta_sd"] < 0.25 and
+             not check["side_changes"] else ": prefer skull-stripped scans"))
+
+
 def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, results: dict,
                  ages: tuple[float, float], embed_dim: int) -> Path:
     card, _ = load_bundle_model(bundle)
@@ -219,7 +249,13 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
         f"P(male) comes from a linear probe trained on {where}. Its cross-validated AUROC is "
         f"{cv['probe']['auroc']:.2f}, below head size alone ({cv['icv']['auroc']:.2f}), and its "
         "probabilities are calibrated on held-out folds of those scans only: a weak cue for research, "
-        "never a finding; untested on other sites, ages and full-head scans beyond the bundled sample"]
+        f"never a finding; {full_head_text(results.get('full_head'))}"]
+    if results.get("full_head"):
+        metrics["sex"]["full_head"] = {"protocol": "the shipped probe on T1-like whole-head renderings of individual "
+                                                   "label maps and fsaverage, and the same brain-extracted; logit "
+                                                   "change in sd of the 72 training scans' logits "
+                                                   "(volta_core/train/fullhead_consistency.py)",
+                                       **{k: v for k, v in results["full_head"].items() if k != "delta_sd"}}
     probe, slope, offset = calibrated(fit_probe(features, y, c=PROBE_C), results["oof_logit"], y)
     held_out = 1.0 / (1.0 + np.exp(-(slope * np.asarray(results["oof_logit"]) + offset)))
     # the predictor clamps P(male) to what the head gave subjects it had not seen: an average
@@ -243,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=BUNDLE",
                         help="also probe this encoder (e.g. a pretraining run's bundle) on the same folds and "
                              "few-shot draws; repeatable. The shipped head still uses --bundle's encoder")
+    parser.add_argument("--label-maps", type=Path, default=None,
+                        help="individual whole-head label maps (SynthSeg's): check the head on full-head and "
+                             "brain-extracted renderings of them, recorded in the card")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -289,7 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     ages = [float(rows[s]["age"]) for s in subjects if rows.get(s, {}).get("age", "n/a") not in ("", "n/a")]
     p = np.clip(oof["probe"], 1e-6, 1 - 1e-6)
     results = {"oof_logit": np.log(p / (1 - p)).tolist(), "cv": cv, "few_shot": shots, "n": {"subjects": len(y), "male": int(y.sum()), "female": int((1 - y).sum())},
-               "probe_c": PROBE_C, "finetune_steps": args.finetune_steps, "seconds": time.time() - started}
+               "probe_c": PROBE_C, "finetune_steps": args.finetune_steps}
+    if args.label_maps is not None:
+        results["full_head"] = full_head_check(Predictor.from_bundle(args.bundle, device="cpu"), model, feats["probe"], y,
+                                               args.label_maps)
+    results["seconds"] = time.time() - started
     (args.out / "sex_head.json").write_text(json.dumps(results, indent=2))
     lines = ["| method (5-fold CV by subject, 72 real T1s) | AUROC (95 % CI) | per fold mean ± sd |", "|---|---|---|"]
     names = {"icv": "head size (ICV) alone, logistic regression", "probe": "**linear probe, bundle encoder (shipped)**",

@@ -70,7 +70,7 @@ def reference_classes(fs_ids: np.ndarray, structures: tuple[str, ...]) -> np.nda
 
 
 def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts: tuple[str, ...] = CONTRASTS,
-                        seed: int = 0, device: str = "cpu", limit: int = 0,
+                        seed: int = 0, device: str = "cpu", limit: int = 0, tta: bool = False,
                         log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Scores of ``bundle`` on the held-out individual label maps.
 
@@ -80,6 +80,7 @@ def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts
         contrasts: which renderings to test.
         seed: rendering seed.
         limit: only the first N held-out maps (0 = all; tests use 1).
+        tta: predict with the mirrored-input test-time augmentation (``volta predict --tta``).
 
     Returns:
         ``{"cases": [{map, contrast, dice_left, ..., volume_error_left, ...}], "summary":
@@ -100,7 +101,7 @@ def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts
         for k, contrast in enumerate(contrasts):
             started = time.perf_counter()
             volume = Volume(render_map(fs_ids, contrast, seed + 17 * k), image.affine.astype(np.float64))
-            prediction = predictor.predict(volume, name=f"{spec.name}-{contrast}")
+            prediction = predictor.predict(volume, name=f"{spec.name}-{contrast}", tta=tta)
             metrics = segmentation_metrics(np.asarray(prediction.labels), reference, spacing, structures)
             voxel_ml = float(np.prod(spacing)) / 1000.0
             case = {"map": spec.name, "contrast": contrast, **{k2: float(v) for k2, v in metrics.items()},

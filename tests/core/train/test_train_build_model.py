@@ -72,8 +72,9 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     card = json.loads((bundle / "model_card.json").read_text())
     assert card["architecture"]["num_classes"] == 7
     assert "left inferior lateral ventricle" in card["heads"]["segmentation"]["labels"].values()
-    assert [r["stage"] for r in card["training_data"]["structures"]] == ["structures", "structures_refine"]
-    assert card["training_data"]["structures"][1]["steps"] == 2  # the smoke preset's budget
+    assert [r["stage"] for r in card["training_data"]["structures"]] == \
+        ["structures", "structures_refine", "structures_refine2"]
+    assert card["training_data"]["structures"][-1]["steps"] == 2  # the smoke preset's budget
     assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
     assert "dice_amygdala_left" in card["metrics"]["heldout_individual"]["summary"]["t1"]
     assert "sex" not in card["metrics"] and not card["heads"]["sex"]["trained"]
@@ -92,9 +93,14 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     rerun = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], check=True, cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=900)
     assert "installed already" in rerun.stdout and (bundle / "model_card.json").read_bytes() == before
-    # the stage refuses to start from a model that is no longer the hippocampus-only one
-    shutil.rmtree(out / "structures_refine")
-    shutil.rmtree(out / "seg")
+    # a chain cut short goes on from its last finished run
+    shutil.rmtree(out / "structures_refine2")
+    resumed = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], check=True, cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=900)
+    assert "structures_refine: done" in resumed.stdout and "structures_refine2: fine-tuning" in resumed.stdout
+    # a fresh chain refuses to start from a model that is no longer the hippocampus-only one
+    for name in ("structures", "structures_refine", "structures_refine2", "seg"):
+        shutil.rmtree(out / name)
     again = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
     assert again.returncode != 0 and "hippocampus-only" in (again.stdout + again.stderr)
