@@ -6,9 +6,9 @@ consistency (``volta_core/train/fullhead_consistency.py``): the 20 individual la
 rendered as T1-like whole-head scans and the same images brain-extracted, plus fsaverage
 ``orig.mgz`` with and without its ``brainmask.mgz``.
 
-This script compares two inputs for the head: ``plain`` (the model's view as the segmentation
-sees it: what the shipped head reads) and ``masked`` (the view times the template brain mask on
-the model grid, zero outside, so head and no head look more alike to the encoder). For each, the
+This script compares inputs for the head: ``plain`` (the model's view as the segmentation sees it)
+and ``masked`` (the view times the template brain mask on the model grid, zero outside, so head
+and no head look more alike to the encoder), also with the mask eroded (``--erode``). For each, the
 linear probe is fitted on the 72 real scans' features of that input. Reported: cross-validated
 AUROC on the 72 (5 folds by subject, the build script's folds), and for the pairs the logit
 change full head minus stripped in units of the between-subject sd of the 72 scans' logits, and
@@ -31,6 +31,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=Path, required=True, help="OUT/inputs.npz of scripts/build_sex_head.py")
     parser.add_argument("--label-maps", type=Path, required=True, help="the individual label-map folder")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "sex_fullhead")
+    parser.add_argument("--erode", type=int, nargs="*", default=[2, 4],
+                        help="also try the template brain mask eroded by these many model-grid voxels")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -70,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     model = predictor.model.eval()
     folds = subject_kfold(subjects, 5, seed=0, labels=list(y))
     results: dict[str, object] = {"pairs": pairs.names, "n_subjects": len(y)}
-    for variant in ("plain", "masked"):
-        m = grid_mask.astype(np.float32) if variant == "masked" else np.ones_like(grid_mask, dtype=np.float32)
+    masks = {"plain": np.ones_like(grid_mask, dtype=np.float32), "masked": grid_mask.astype(np.float32),
+             **{f"masked, eroded {k} voxels": ndimage.binary_erosion(grid_mask, iterations=k).astype(np.float32)
+                for k in args.erode}}
+    for variant, m in masks.items():
         f72 = probe_features(model, x * m)
         oof = np.zeros(len(y))
         for fold in folds:
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "sex_fullhead.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     lines = ["| sex head input | CV AUROC (72 real) | mean / max \\|logit change\\| full head vs stripped (sd of 72) "
              "| pairs that change side |", "|---|---|---|---|"]
-    for variant in ("plain", "masked"):
+    for variant in masks:
         r = results[variant]
         lines.append(f"| {variant} | {r['cv_auroc']:.3f} | {r['mean_abs_delta_sd']:.2f} / {r['max_abs_delta_sd']:.2f} "
                      f"| {r['side_changes']} of {r['n_pairs']} |")

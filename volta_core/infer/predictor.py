@@ -38,7 +38,7 @@ from volta_core.io.volume import Volume
 from volta_core.contracts.model_card import BundleError, ModelCard
 from volta_core.model.bundle import load_model
 from volta_core.model.device import choose_device, describe_device
-from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess
+from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess, template_brain_on_model_grid
 from volta_core.preprocess.register import intracranial_volume_ml
 from volta_core.preprocess.template import Template, load_template
 
@@ -137,6 +137,23 @@ class Predictor:
         self.segments = getattr(model, "decoder", None) is not None and bool(
             card.heads.get("segmentation", {}).get("trained", False))
         self.template = template if template is not None or self.spec.space != "template" else load_template()
+        self.head_masks = self._head_masks()
+
+    def _head_masks(self) -> dict[str, torch.Tensor]:
+        """Classification head -> ``(1, 1, X, Y, Z)`` input mask, for heads whose card asks to read
+        the brain only (``input_mask``: the template brain mask, eroded; scripts/build_sex_head.py):
+        such a head sees a full-head scan and a skull-stripped one alike."""
+        masks = {}
+        for name in self._class_heads():
+            wanted = self.card.heads.get(name, {}).get("input_mask")
+            if not wanted:
+                continue
+            if wanted.get("kind") != "template_brain" or self.template is None:
+                raise BundleError(f"bundle {self.bundle}: the {name} head's input mask {wanted} needs a "
+                                  "template-space model and is not supported by this version")
+            mask = template_brain_on_model_grid(self.spec, self.template, erode_voxels=int(wanted.get("erode_voxels", 0)))
+            masks[name] = torch.from_numpy(mask.astype(np.float32))[None, None].to(self.device)
+        return masks
 
     @classmethod
     def from_bundle(cls, path: str | Path, device: str = "auto", local_rank: int = 0) -> Predictor:
@@ -239,13 +256,19 @@ class Predictor:
         task = self._head_task()
         return {task: self.model.head} if self.kind == "classifier" and task else {}
 
-    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor]:
-        """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, head -> class probs (B, K), features (B, F))."""
+    def _forward(self, x: torch.Tensor, mirrored: bool = False
+                 ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor]:
+        """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, head -> class probs (B, K), features (B, F)).
+
+        ``mirrored``: x is the left-right mirrored input (a head's input mask is mirrored with it)."""
         feats, out = self.model.forward_with_features(x)  # the network's own forward, with its features
         seg_logits = out.get("seg_logits", out.get("logits") if self.kind == "segmenter" else None)
         seg = torch.softmax(seg_logits.float(), dim=1) if seg_logits is not None else None
-        cls = {name: torch.softmax(out.get(f"{name}_logits", out.get("logits")).float(), dim=1)
-               for name in self._class_heads()}
+        heads = self._class_heads()
+        for name, mask in self.head_masks.items():  # heads that read the brain only: one more encoder pass
+            brain = self.model.encoder(x * (torch.flip(mask, dims=(2,)) if mirrored else mask))
+            out[f"{name}_logits"] = heads[name](brain.cls_token, brain.patch_tokens)
+        cls = {name: torch.softmax(out.get(f"{name}_logits", out.get("logits")).float(), dim=1) for name in heads}
         return seg, cls, pooled_features(feats.cls_token, feats.patch_tokens)
 
     def _run_network(self, data: np.ndarray, tta: bool) -> tuple[np.ndarray | None, dict[str, np.ndarray], torch.Tensor]:
@@ -255,7 +278,7 @@ class Predictor:
                 seg, cls, features = self._forward(x)
                 if tta:
                     # the model grid is RAS: axis X (tensor dim 2) runs left -> right
-                    seg_f, cls_f, _ = self._forward(torch.flip(x, dims=(2,)))
+                    seg_f, cls_f, _ = self._forward(torch.flip(x, dims=(2,)), mirrored=True)
                     if seg is not None and seg_f is not None:
                         swap = [0] + [c + 1 if c % 2 else c - 1 for c in range(1, seg_f.shape[1])]
                         seg_f = torch.flip(seg_f, dims=(2,))[:, swap]  # mirrored left is right

@@ -152,6 +152,27 @@ def model_grid_affine(center_mm: np.ndarray, spacing: tuple[float, float, float]
     return affine
 
 
+def template_brain_on_model_grid(spec: ModelInputSpec, template: Template, *, erode_voxels: int = 0) -> np.ndarray:
+    """The template's brain mask on a template-space model grid (the same grid for every scan).
+
+    Args:
+        spec: a ``space="template"`` input spec.
+        template: the registration template.
+        erode_voxels: shrink the mask by this many model-grid voxels (a band inside the brain's
+            edge, where a skull and a brain extraction's zeros differ most, is left out).
+
+    Raises:
+        ValueError: for a native-space spec (there the grid moves with every scan).
+    """
+    if spec.space != "template":
+        raise ValueError("a template brain mask needs a template-space model grid")
+    center = template.roi(spec.roi).center_mm if spec.roi else np.asarray(template.brain_center_mm)
+    affine = model_grid_affine(center, spec.spacing, spec.size)
+    shape = tuple(int(s) for s in spec.size)
+    mask = resample_array(template.mask.data, shape, np.linalg.inv(template.mask.affine) @ affine, order=0) > 0
+    return ndimage.binary_erosion(mask, iterations=erode_voxels) if erode_voxels > 0 else mask
+
+
 def _native_center_mm(volume: Volume) -> np.ndarray:
     """Centre of the foreground's bounding box in scan mm (the FOV centre if empty)."""
     step = max(1, int(round(max(volume.shape) / 64)))

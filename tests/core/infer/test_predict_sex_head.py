@@ -29,3 +29,44 @@ def test_volta_predict_gives_p_male_with_the_cards_caveat(tmp_path: Path) -> Non
     low, high = sex["probability_range"]
     assert low <= float(row["p_sex_male"]) <= high
     assert row["p_ad"] == "not trained"
+
+
+def test_the_sex_head_reads_the_brain_only_so_what_lies_outside_cannot_move_it() -> None:
+    """The card's ``input_mask``: the head reads the view times the eroded template brain mask, so a
+    skull, scalp or neck (anything outside it) leaves P(male) exactly as it is, while the
+    segmentation still sees the whole view."""
+    import numpy as np
+
+    from volta_core.infer.predictor import Predictor
+    from volta_core.io import load_volume
+    from volta_core.preprocess.pipeline import preprocess
+
+    predictor = Predictor.from_bundle(BUNDLED, device="cpu")
+    assert predictor.card.heads["sex"]["input_mask"] == {"kind": "template_brain", "erode_voxels": 2}
+    mask = predictor.head_masks["sex"][0, 0].numpy() > 0
+    assert 0.3 < mask.mean() < 0.9
+    data = preprocess(load_volume(sample_scan_path()), predictor.spec, template=predictor.template).data
+    noisy = data.copy()
+    noisy[~mask] = np.random.default_rng(0).uniform(0, 1, int((~mask).sum()))
+    for tta in (False, True):
+        seg, cls, _ = predictor._run_network(data, tta)
+        seg_noisy, cls_noisy, _ = predictor._run_network(noisy, tta)
+        np.testing.assert_allclose(cls_noisy["sex"], cls["sex"], atol=1e-6)
+        assert np.abs(seg_noisy - seg).max() > 1e-3
+
+
+def test_a_head_input_mask_this_version_cannot_apply_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    from volta_core.infer.predictor import Predictor
+    from volta_core.contracts.model_card import BundleError
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLED, bundle)
+    card = json.loads((bundle / "model_card.json").read_text())
+    card["heads"]["sex"]["input_mask"] = {"kind": "skull_strip_net", "erode_voxels": 0}
+    (bundle / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(BundleError, match="input mask"):
+        Predictor.from_bundle(bundle, device="cpu")
