@@ -246,8 +246,11 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
                             "that a full head and a skull-stripped scan look alike)" if mask_erode >= 0 else ""),
                  "seen": seen}
     head_card.pop("input_mask", None)
+    head_card.pop("mirror_average", None)
     if mask_erode >= 0:
         head_card["input_mask"] = {"kind": "template_brain", "erode_voxels": mask_erode}
+        # probe_features averages the view's and its mirror's features: the predictor does the same
+        head_card["mirror_average"] = True
     metrics = dict(card.metrics)
     metrics["sex"] = {"protocol": f"5-fold CV by subject, stratified by sex, on {len(y)} real T1 scans "
                                   "(scripts/build_sex_head.py); AUROC pooled out of fold, 95 % bootstrap CI",

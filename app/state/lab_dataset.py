@@ -36,6 +36,11 @@ import numpy as np
 
 from app.state.model_catalog import APP_NAME
 from volta_core.contracts.prediction import LABEL_NAMES as LABELS
+from volta_core.contracts.prediction import label_names_for
+
+#: the labels of this app's masks from a model that also segments amygdala and inferior lateral
+#: ventricle (3-6): kept as they are, so that a fine-tune from such a model keeps its structures
+APP_LABELS = label_names_for(7)
 
 #: Point this at a folder to keep the lab training set there (tests use a temporary one).
 LAB_DATASET_ENV = "VOLTA_LAB_DATASET"
@@ -146,7 +151,9 @@ def add_case(root: str | Path, data: np.ndarray, affine: np.ndarray, labels: np.
         root: the lab dataset folder (created).
         data: ``(I, J, K)`` scan voxels in storage order.
         affine: voxel -> RAS mm of ``data`` (and ``labels``).
-        labels: ``(I, J, K)`` 0/1/2 on the scan's grid.
+        labels: ``(I, J, K)`` 0/1/2 on the scan's grid, or this app's labels of a model that also
+            segments amygdala and inferior lateral ventricle (3-6; stored as they are: the lab
+            fine-tune then trains those structures too).
         model_name, model_bundle: the model whose mask was corrected (its card is hashed).
         edited: whether the user changed the model's mask (recorded; an unedited mask is refused).
         editor: who corrected it (default: the OS user name).
@@ -164,8 +171,12 @@ def add_case(root: str | Path, data: np.ndarray, affine: np.ndarray, labels: np.
                               "so that the model learns something new.")
     if labels.shape != np.asarray(data).shape:
         raise LabDatasetError(f"The mask {labels.shape} is not on the scan's grid {np.asarray(data).shape}.")
-    if not np.isin(labels, list(LABELS)).all() or not labels.any():
-        raise LabDatasetError("The mask must hold left (1) and/or right (2) hippocampus labels and nothing else.")
+    if not np.isin(labels, list(APP_LABELS)).all():
+        raise LabDatasetError("The mask must hold this app's labels (1 = left, 2 = right hippocampus; 3-6 "
+                              "amygdala and inferior lateral ventricle) and nothing else.")
+    if not np.isin(labels, [1, 2]).any():
+        raise LabDatasetError("The mask holds no left (1) or right (2) hippocampus label: nothing to train on.")
+    names = APP_LABELS if labels.max() > max(LABELS) else LABELS
     root = Path(root)
     digest = image_hash(data, affine)
     try:
@@ -180,11 +191,11 @@ def add_case(root: str | Path, data: np.ndarray, affine: np.ndarray, labels: np.
         scan = Volume(np.asarray(data), np.asarray(affine, dtype=np.float64), metadata={})
         scan_path = save_volume(scan, anat / f"{subject}_T1w.nii.gz")
         mask_path = save_mask(labels.astype(np.uint8), scan, der / f"{subject}_desc-hippocampus_dseg.nii.gz",
-                              labels=LABELS)
+                              labels=names)
         provenance: dict[str, Any] = {
             "Description": "hippocampus mask predicted by a model and corrected by hand in VolTA-3D Studio",
             "Sources": [f"bids::{subject}/anat/{subject}_T1w.nii.gz"],
-            "Labels": {str(k): v for k, v in LABELS.items()},
+            "Labels": {str(k): v for k, v in names.items()},
             "Model": {"Name": model_name, "CardHash": card_hash(model_bundle)},
             "Editor": editor or editor_name(),
             "Date": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),

@@ -25,6 +25,9 @@ PROBLEM_KINDS = (
     "no_samples",
 )
 TASKS = ("pretrain", "seg", "sex", "ad")
+#: mask labels a segmentation dataset may hold: background, hippocampus left/right, and the further
+#: structures this app's masks hold (3/4 amygdala, 5/6 inferior lateral ventricle)
+MASK_VALUES = tuple(range(7))
 
 
 @dataclass(frozen=True)
@@ -150,11 +153,12 @@ def _check_file(rep: ValidationReport, subject: str, path: Path, what: str, read
         return None, None
     if check_values:
         values = np.unique(vol.data)
-        bad = [v for v in values.tolist() if v not in (0, 1, 2)]
+        bad = [v for v in values.tolist() if v not in MASK_VALUES]
         if bad:
             shown = ", ".join(f"{v:g}" for v in bad[:8]) + (" ..." if len(bad) > 8 else "")
             rep.problems.append(Problem("mask_values", subject, str(path),
-                                        f"mask values must be 0 (background), 1 (left), 2 (right); found {shown}"))
+                                        f"mask values must be 0 (background), 1 (left), 2 (right) hippocampus, and "
+                                        f"optionally 3/4 amygdala, 5/6 inferior lateral ventricle; found {shown}"))
     return tuple(vol.data.shape), vol.affine
 
 

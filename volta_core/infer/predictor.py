@@ -138,6 +138,9 @@ class Predictor:
             card.heads.get("segmentation", {}).get("trained", False))
         self.template = template if template is not None or self.spec.space != "template" else load_template()
         self.head_masks = self._head_masks()
+        #: heads fitted on the mean of the view's and its mirror's features (a linear probe: the mean
+        #: of the two logits is exactly what was fitted and calibrated)
+        self.mirror_heads = {name for name in self.head_masks if self.card.heads[name].get("mirror_average")}
 
     def _head_masks(self) -> dict[str, torch.Tensor]:
         """Classification head -> ``(1, 1, X, Y, Z)`` input mask, for heads whose card asks to read
@@ -147,6 +150,8 @@ class Predictor:
         for name in self._class_heads():
             wanted = self.card.heads.get(name, {}).get("input_mask")
             if not wanted:
+                if self.card.heads.get(name, {}).get("mirror_average"):
+                    raise BundleError(f"bundle {self.bundle}: the {name} head's mirror_average needs an input_mask")
                 continue
             if wanted.get("kind") != "template_brain" or self.template is None:
                 raise BundleError(f"bundle {self.bundle}: the {name} head's input mask {wanted} needs a "
@@ -266,8 +271,10 @@ class Predictor:
         seg = torch.softmax(seg_logits.float(), dim=1) if seg_logits is not None else None
         heads = self._class_heads()
         for name, mask in self.head_masks.items():  # heads that read the brain only: one more encoder pass
-            brain = self.model.encoder(x * (torch.flip(mask, dims=(2,)) if mirrored else mask))
-            out[f"{name}_logits"] = heads[name](brain.cls_token, brain.patch_tokens)
+            view = x * (torch.flip(mask, dims=(2,)) if mirrored else mask)
+            views = (view, torch.flip(view, dims=(2,))) if name in self.mirror_heads else (view,)
+            logits = [heads[name](t.cls_token, t.patch_tokens) for t in map(self.model.encoder, views)]
+            out[f"{name}_logits"] = torch.stack(logits).mean(0)
         cls = {name: torch.softmax(out.get(f"{name}_logits", out.get("logits")).float(), dim=1) for name in heads}
         return seg, cls, pooled_features(feats.cls_token, feats.patch_tokens)
 

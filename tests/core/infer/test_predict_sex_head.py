@@ -53,6 +53,17 @@ def test_the_sex_head_reads_the_brain_only_so_what_lies_outside_cannot_move_it()
         seg_noisy, cls_noisy, _ = predictor._run_network(noisy, tta)
         np.testing.assert_allclose(cls_noisy["sex"], cls["sex"], atol=1e-6)
         assert np.abs(seg_noisy - seg).max() > 1e-3
+    # and it computes exactly what build_sex_head.py fitted: the probe on the mean of the masked
+    # view's and its mirror's features (card: mirror_average)
+    import torch
+
+    from volta_core.train.linear_probe import probe_features
+
+    assert predictor.card.heads["sex"]["mirror_average"] is True
+    features = probe_features(predictor.model, (data * mask)[None])
+    with torch.inference_mode():
+        fitted = torch.softmax(predictor.model.heads["sex"].mlp(torch.from_numpy(features)), dim=1)[0].numpy()
+    np.testing.assert_allclose(predictor._run_network(data, False)[1]["sex"], fitted, atol=1e-5)
 
 
 def test_a_head_input_mask_this_version_cannot_apply_is_refused(tmp_path: Path) -> None:
