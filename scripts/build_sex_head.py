@@ -83,9 +83,8 @@ def log(msg: str) -> None:
 # ------------------------------------------------------------------------------------------
 # inputs
 
-def prepare_inputs(bundle: Path, t1: Path, out: Path) -> dict[str, np.ndarray]:
+def prepare_inputs(predictor: Predictor, t1: Path, out: Path) -> dict[str, np.ndarray]:
     """Model inputs (float16), ICV, sex (1 = M) and subject ids, cached by bundle input spec."""
-    predictor = Predictor.from_bundle(bundle, device="cpu")
     spec_key = json.dumps(predictor.card.input, sort_keys=True)
     cache = out / "inputs.npz"
     if cache.is_file():
@@ -306,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    data = prepare_inputs(args.bundle, args.t1, args.out)
-    x, y, icv, subjects = data["x"], data["sex"].astype(int), data["icv"], [str(s) for s in data["subjects"]]
     predictor = Predictor.from_bundle(args.bundle, device="cpu")
+    data = prepare_inputs(predictor, args.t1, args.out)
+    x, y, icv, subjects = data["x"], data["sex"].astype(int), data["icv"], [str(s) for s in data["subjects"]]
     mask = np.ones(x.shape[1:], dtype=np.float32)
     if args.mask_erode >= 0:
         mask = template_brain_on_model_grid(predictor.spec, predictor.template,

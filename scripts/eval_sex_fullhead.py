@@ -27,17 +27,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from volta_core.infer.predictor import Predictor  # noqa: E402
-from volta_core.infer.quality import template_on_model_grid  # noqa: E402
+from volta_core.preprocess.pipeline import template_brain_on_model_grid  # noqa: E402
 from volta_core.train.cv import subject_kfold  # noqa: E402
 from volta_core.train.fullhead_consistency import logit_changes, prepare_pairs  # noqa: E402
 from volta_core.train.linear_probe import fit_probe, probe_features  # noqa: E402
@@ -69,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     if json.dumps(predictor.card.input, sort_keys=True) != str(data["spec"]):
         raise SystemExit(f"{args.inputs} was prepared for another input view than {args.bundle}'s")
     pairs = prepare_pairs(predictor, args.label_maps, log=log)
-    _, grid_mask = template_on_model_grid(predictor.template, SimpleNamespace(data=pairs.full[0], affine=pairs.affine))
     model = predictor.model.eval()
     folds = subject_kfold(subjects, 5, seed=0, labels=list(y))
     results: dict[str, object] = {"pairs": pairs.names, "n_subjects": len(y)}
-    masks = {"plain": np.ones_like(grid_mask, dtype=np.float32), "masked": grid_mask.astype(np.float32),
-             **{f"masked, eroded {k} voxels": ndimage.binary_erosion(grid_mask, iterations=k).astype(np.float32)
-                for k in args.erode}}
+    def brain(erode: int) -> np.ndarray:
+        return template_brain_on_model_grid(predictor.spec, predictor.template, erode_voxels=erode).astype(np.float32)
+
+    masks = {"plain": np.ones(x.shape[1:], dtype=np.float32), "masked": brain(0),
+             **{f"masked, eroded {k} voxels": brain(k) for k in args.erode}}
     for variant, m in masks.items():
         f72 = probe_features(model, x * m)
         oof = np.zeros(len(y))

@@ -64,7 +64,6 @@ def test_a_case_is_stored_in_bids_derivatives_layout_with_provenance(tmp_path: P
 def test_a_mask_with_amygdala_and_ventricle_is_stored_whole_and_trains_those_structures(tmp_path: Path) -> None:
     """The shipped model's mask holds 1-6 (hippocampus, amygdala, inferior lateral ventricle): the lab
     set stores it as it is, the engine validates it, and a fine-tune on it keeps the 7 classes."""
-    from volta_core.data.bids import index_bids
     from volta_core.data.validate import validate_dataset
     from volta_core.train.finetune import mask_structures
 
@@ -75,10 +74,9 @@ def test_a_mask_with_amygdala_and_ventricle_is_stored_whole_and_trains_those_str
 
     assert np.array_equal(np.asarray(nib.load(str(case.mask)).dataobj), labels)
     assert json.loads(case.sidecar.read_text())["Labels"]["6"] == "right inferior lateral ventricle"
-    assert not [p for p in validate_dataset(tmp_path / "lab", "seg", min_per_class=1).problems
-                if p.kind == "mask_values"]
-    records = index_bids(tmp_path / "lab").records
-    assert mask_structures(records) == ["hippocampus", "amygdala", "inferior_lateral_ventricle"]
+    report = validate_dataset(tmp_path / "lab", "seg", min_per_class=1)
+    assert not [p for p in report.problems if p.kind == "mask_values"]
+    assert mask_structures(report.mask_labels) == ["hippocampus", "amygdala", "inferior_lateral_ventricle"]
     with pytest.raises(LabDatasetError, match="no left"):
         add_case(tmp_path / "lab2", data, affine, np.where(labels < 3, 0, labels), model_name="m",
                  model_bundle=None, edited=True)

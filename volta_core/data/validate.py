@@ -57,6 +57,8 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
     dataset: IndexedDataset | None = None
+    #: the label values found in the masks that were read (``seg`` with ``read_images``)
+    mask_labels: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -153,6 +155,7 @@ def _check_file(rep: ValidationReport, subject: str, path: Path, what: str, read
         return None, None
     if check_values:
         values = np.unique(vol.data)
+        rep.mask_labels.update(int(v) for v in values.tolist() if v in MASK_VALUES)
         bad = [v for v in values.tolist() if v not in MASK_VALUES]
         if bad:
             shown = ", ".join(f"{v:g}" for v in bad[:8]) + (" ..." if len(bad) > 8 else "")

@@ -34,8 +34,7 @@ def template_on_model_grid(template: Template, prep: Preprocessed) -> tuple[np.n
     shape = tuple(int(s) for s in prep.data.shape)
     image = resample_array(template.image.data.astype(np.float32), shape,
                            np.linalg.inv(template.image.affine) @ prep.affine, order=1)
-    mask = resample_array(template.mask.data, shape, np.linalg.inv(template.mask.affine) @ prep.affine, order=0) > 0
-    return image, mask
+    return image, template.brain_on_grid(shape, prep.affine)
 
 
 def signed_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float | None:

@@ -168,8 +168,7 @@ def template_brain_on_model_grid(spec: ModelInputSpec, template: Template, *, er
         raise ValueError("a template brain mask needs a template-space model grid")
     center = template.roi(spec.roi).center_mm if spec.roi else np.asarray(template.brain_center_mm)
     affine = model_grid_affine(center, spec.spacing, spec.size)
-    shape = tuple(int(s) for s in spec.size)
-    mask = resample_array(template.mask.data, shape, np.linalg.inv(template.mask.affine) @ affine, order=0) > 0
+    mask = template.brain_on_grid(tuple(spec.size), affine)
     return ndimage.binary_erosion(mask, iterations=erode_voxels) if erode_voxels > 0 else mask
 
 
@@ -282,9 +281,7 @@ def preprocess(
     if spec.normalisation in ("percentile", "zscore"):
         mask = None
         if template_obj is not None:  # the template brain: same statistics with or without skull
-            mask_to_template = np.linalg.inv(template_obj.mask.affine) @ model_affine
-            mask = resample_array(template_obj.mask.data, spatial.model_shape, mask_to_template, order=0) > 0
-            mask &= data > 0
+            mask = template_obj.brain_on_grid(spatial.model_shape, model_affine) & (data > 0)
         if spec.normalisation == "zscore":
             normalised = zscore_normalise(data, mask)
             steps.append("normalise to zero mean, unit variance")

@@ -14,6 +14,7 @@ import numpy as np
 
 from volta_core.contracts.resources import resources_root
 from volta_core.io.volume import Volume
+from volta_core.preprocess.resample import resample_array
 
 #: Override the template folder (e.g. in a frozen app bundle) with this environment variable.
 TEMPLATE_DIR_ENV = "VOLTA_TEMPLATE_DIR"
@@ -82,6 +83,11 @@ class Template:
             return self.rois[name]
         except KeyError:
             raise KeyError(f"unknown region of interest {name!r}; known: {sorted(self.rois)}") from None
+
+    def brain_on_grid(self, shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
+        """The brain mask (bool) on a grid of ``shape`` whose voxel -> template mm map is ``affine``."""
+        to_mask = np.linalg.inv(self.mask.affine) @ np.asarray(affine, dtype=np.float64)
+        return resample_array(self.mask.data, tuple(int(s) for s in shape), to_mask, order=0) > 0
 
 
 def _read_nifti(path: Path) -> Volume:

@@ -27,7 +27,6 @@ from volta_core.data.collate import supervised_collate
 from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
 from volta_core.data.labels import LABEL_NAMES
 from volta_core.data.prepare import card_input
-from volta_core.data.reader import read_volume
 from volta_core.data.records import SampleRecord
 from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
 from volta_core.data.validate import ValidationReport, validate_dataset
@@ -111,15 +110,11 @@ def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ce + (1.0 - dice).mean()
 
 
-def mask_structures(records: list[SampleRecord]) -> list[str]:
-    """The structures a real dataset's masks hold: the hippocampus (1/2), and the amygdala (3/4) and
-    inferior lateral ventricle (5/6) when its masks have them (this app's masks of a model that
-    segments them: the lab training set)."""
-    top = 0
-    for rec in records:
-        if rec.mask is not None and Path(rec.mask).is_file():
-            top = max(top, int(np.max(read_volume(rec.mask).data)))
-    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (top - 1) // 2)]]
+def mask_structures(labels: set[int]) -> list[str]:
+    """The structures a real dataset's masks hold (``ValidationReport.mask_labels``): the hippocampus
+    (1/2), and the amygdala (3/4) and inferior lateral ventricle (5/6) when its masks have them
+    (this app's masks of a model that segments them: the lab training set)."""
+    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (max(labels, default=0) - 1) // 2)]]
 
 
 def class_weights(labels: list[int], n_classes: int = 2) -> torch.Tensor:
@@ -165,6 +160,13 @@ def _run_finetune(cfg: FinetuneConfig, run_dir: str | Path, resume: bool, stream
                               problems=[p.__dict__ for p in report.problems])
                 s.log.error("%s", err)
                 raise err
+            if cfg.task == "seg" and list(cfg.synth.structures) == ["hippocampus"]:
+                # real masks: the classes follow them (a lab set corrected from a model that segments
+                # the amygdala and the ventricle keeps them, and so does the model fine-tuned on it)
+                found = mask_structures(report.mask_labels)
+                if found != ["hippocampus"]:
+                    s.log.info("the masks hold %s: the model segments them", ", ".join(found))
+                    cfg.synth.structures = found
             data = dataset_data(cfg, report, split)
         return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume, data)
 
@@ -266,13 +268,6 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     batches = make_stream(train_ds, batch_size=cfg.batch_size, info=info, seed=cfg.seed,
                           num_workers=D.loader_workers(cfg.data.num_workers, device, info.world_size),
                           collate_fn=supervised_collate)
-    if seg and cfg.data_path and list(cfg.synth.structures) == ["hippocampus"]:
-        # real masks: the classes follow them (a lab set corrected from a model that segments the
-        # amygdala and the ventricle keeps them, and so does the model fine-tuned on it)
-        found = mask_structures([*data.train.records, *(data.val.records if data.val is not None else [])])
-        if found != ["hippocampus"]:
-            log.info("the masks hold %s: the model segments them", ", ".join(found))
-            cfg.synth.structures = found
     model, arch = build_task_model(cfg)
     from_checkpoint = resume and run.checkpoint.exists()
     init: dict[str, Any] | str = "random"

@@ -43,7 +43,6 @@ class PairViews:
     names: list[str]
     full: np.ndarray  # (N, X, Y, Z) float32
     stripped: np.ndarray
-    affine: np.ndarray  # the model grid (the same for every pair in template space)
 
 
 def brain_of(fs_ids: np.ndarray) -> np.ndarray:
@@ -80,16 +79,15 @@ def prepare_pairs(predictor: Predictor, label_maps: str | Path, *, limit: int = 
         limit: only the first N maps (0 = all; tests use 1).
         with_fsaverage: add the fsaverage pair when its package is installed.
     """
-    names, views, affine = [], {"full": [], "stripped": []}, None
+    names, views = [], {"full": [], "stripped": []}
     for name, full, stripped in _pairs(label_maps, limit, with_fsaverage):
         for key, volume in (("full", full), ("stripped", stripped)):
             prep = preprocess(robust_intensities(volume)[0], predictor.spec, template=predictor.template)
             views[key].append(prep.data.astype(np.float32))
-            affine = prep.affine if affine is None else affine
         names.append(name)
         if log:
             log(f"{name}: prepared with and without head")
-    return PairViews(names, np.stack(views["full"]), np.stack(views["stripped"]), np.asarray(affine))
+    return PairViews(names, np.stack(views["full"]), np.stack(views["stripped"]))
 
 
 def logit_changes(logit: Callable[[np.ndarray], np.ndarray], pairs: PairViews, spread: float) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def test_brain_extraction_keeps_brain_and_csf_and_drops_every_head_label():
 
 def test_logit_changes_are_in_sd_of_the_training_scans():
     pairs = PairViews(["a", "b", "c"], np.array([1.0, 2.0, -1.0])[:, None, None, None] * np.ones((3, 2, 2, 2)),
-                      np.array([0.5, 2.0, 1.0])[:, None, None, None] * np.ones((3, 2, 2, 2)), np.eye(4))
+                      np.array([0.5, 2.0, 1.0])[:, None, None, None] * np.ones((3, 2, 2, 2)))
     r = logit_changes(lambda v: v.mean(axis=(1, 2, 3)), pairs, spread=0.5)
     np.testing.assert_allclose(r["delta_sd"], [1.0, 0.0, -4.0])
     assert r["mean_abs_delta_sd"] == 5 / 3 and r["max_abs_delta_sd"] == 4.0
