@@ -30,7 +30,7 @@ class DatasetCheck:
 
 def check_dataset(path: str, task: str, min_per_class: int) -> DatasetCheck:
     """Validate ``path`` for ``task`` (reads every file; seconds for a small dataset)."""
-    from volta_core.data.validate import validate_dataset
+    from volta_core.data.validate import mask_structures, validate_dataset
 
     report = validate_dataset(path, task, min_per_class=min_per_class)
     problems = tuple(f"{p.kind}: {p.subject + ': ' if p.subject else ''}{p.message}"
@@ -40,6 +40,11 @@ def check_dataset(path: str, task: str, min_per_class: int) -> DatasetCheck:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.class_counts.items())) or "-"
     lines = [f"{report.n_samples} scans, {len(subjects)} subjects; per class: {counts}",
              f"Subjects: {shown or '-'}"]
+    if task == "seg" and report.mask_labels:
+        # what a fine-tune learns from these masks; structures a starting model segments beyond
+        # these are kept (the engine's marginal loss counts them as background)
+        lines.append("Masks label: " + ", ".join(s.replace("_", " ") for s in mask_structures(report.mask_labels))
+                     + " (left and right)")
     if report.ok:
         lines.append("No problems found: ready to train.")
     else:

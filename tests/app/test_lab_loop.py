@@ -77,6 +77,10 @@ def test_a_mask_with_amygdala_and_ventricle_is_stored_whole_and_trains_those_str
     report = validate_dataset(tmp_path / "lab", "seg", min_per_class=1)
     assert not [p for p in report.problems if p.kind == "mask_values"]
     assert mask_structures(report.mask_labels) == ["hippocampus", "amygdala", "inferior_lateral_ventricle"]
+    from app.training.validation import check_dataset
+
+    shown = check_dataset(str(tmp_path / "lab"), "seg", 1)
+    assert "Masks label: hippocampus, amygdala, inferior lateral ventricle (left and right)" in shown.text
     with pytest.raises(LabDatasetError, match="no left"):
         add_case(tmp_path / "lab2", data, affine, np.where(labels < 3, 0, labels), model_name="m",
                  model_bundle=None, edited=True)

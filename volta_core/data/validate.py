@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from volta_core.contracts.prediction import EXTRA_STRUCTURES
 from volta_core.data.manifest import ManifestError, index_dataset
 from volta_core.data.reader import ImageReadError, read_volume
 from volta_core.data.records import IndexedDataset
@@ -28,6 +29,13 @@ TASKS = ("pretrain", "seg", "sex", "ad")
 #: mask labels a segmentation dataset may hold: background, hippocampus left/right, and the further
 #: structures this app's masks hold (3/4 amygdala, 5/6 inferior lateral ventricle)
 MASK_VALUES = tuple(range(7))
+
+
+def mask_structures(labels: set[int]) -> list[str]:
+    """The structures masks holding the label values ``labels`` annotate: the hippocampus (1/2), and
+    the amygdala (3/4) and inferior lateral ventricle (5/6) when they hold those (this app's masks of
+    a model that segments them: the lab training set)."""
+    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (max(labels, default=0) - 1) // 2)]]
 
 
 @dataclass(frozen=True)

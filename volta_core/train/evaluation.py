@@ -29,10 +29,15 @@ def predict_dataset(model: torch.nn.Module, dataset: SupervisedDataset, device: 
 
 def evaluate_model(model: torch.nn.Module, dataset: SupervisedDataset, task: str, device: torch.device,
                    spacing: float, structures: Sequence[str] = ("hippocampus",)) -> dict[str, float]:
-    """Mean segmentation metrics over samples, or classification metrics over the set."""
+    """Mean segmentation metrics over samples, or classification metrics over the set.
+
+    A segmenter of more classes than ``structures`` (background, then left/right of each) is scored on
+    those: its further classes count as background, as in masks that do not label them."""
     preds = predict_dataset(model, dataset, device)
     if task == "seg":
-        per = [segmentation_metrics(p["pred"], p["target"], (spacing,) * 3, structures) for p in preds]
+        n = 1 + 2 * len(structures)
+        per = [segmentation_metrics(np.where(p["pred"] < n, p["pred"], 0), p["target"], (spacing,) * 3, structures)
+               for p in preds]
         keys = per[0].keys() if per else []
         return {k: float(np.nanmean([m[k] for m in per])) if not all(np.isnan(m[k]) for m in per) else float("nan")
                 for k in keys}

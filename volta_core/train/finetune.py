@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from volta_core.config import FinetuneConfig, to_dict
+from volta_core.config import FinetuneConfig, init_card, to_dict
 from volta_core.contracts.model_card import ModelCard
 from volta_core.contracts.prediction import EXTRA_STRUCTURES
 from volta_core.data.augment import supervised_augmentations
@@ -29,7 +29,7 @@ from volta_core.data.labels import LABEL_NAMES
 from volta_core.data.prepare import card_input
 from volta_core.data.records import SampleRecord
 from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
-from volta_core.data.validate import ValidationReport, validate_dataset
+from volta_core.data.validate import ValidationReport, mask_structures, validate_dataset
 from volta_core.model.bundle import save_bundle
 from volta_core.model.optim_groups import freeze_encoder
 from volta_core.train import distributed as D
@@ -98,11 +98,22 @@ def split_records(records: list[SampleRecord], task: str, val_fraction: float, s
     return fold.train, fold.val
 
 
-def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy + soft Dice over the foreground labels. logits (B,C,D,H,W), target (B,D,H,W)."""
-    ce = F.cross_entropy(logits, target)
-    probs = logits.float().softmax(dim=1)
-    onehot = F.one_hot(target, logits.shape[1]).permute(0, 4, 1, 2, 3).float()
+def seg_loss(logits: torch.Tensor, target: torch.Tensor, annotated: int | None = None) -> torch.Tensor:
+    """Cross-entropy + soft Dice over the foreground labels. logits (B,C,D,H,W), target (B,D,H,W).
+
+    ``annotated`` < C: the masks label only the first ``annotated`` classes (background, then the
+    structures they hold; classes are numbered structure by structure). The other classes are part of
+    what the masks call background, so the loss is the marginal one (Shi et al., MedIA 2021): their
+    probabilities are added to the background's, and the model is neither taught nor penalised to
+    tell them from background; only the annotated structures are scored by the Dice term."""
+    logp = F.log_softmax(logits.float(), dim=1)
+    n = logits.shape[1] if annotated is None else int(annotated)
+    if n < logits.shape[1]:
+        background = torch.logsumexp(torch.cat([logp[:, :1], logp[:, n:]], dim=1), dim=1, keepdim=True)
+        logp = torch.cat([background, logp[:, 1:n]], dim=1)
+    ce = F.nll_loss(logp, target)
+    probs = logp.exp()
+    onehot = F.one_hot(target, n).permute(0, 4, 1, 2, 3).float()
     dims = (0, 2, 3, 4)
     inter = (probs * onehot).sum(dims)[1:]
     denom = probs.sum(dims)[1:] + onehot.sum(dims)[1:]
@@ -110,11 +121,27 @@ def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ce + (1.0 - dice).mean()
 
 
-def mask_structures(labels: set[int]) -> list[str]:
-    """The structures a real dataset's masks hold (``ValidationReport.mask_labels``): the hippocampus
-    (1/2), and the amygdala (3/4) and inferior lateral ventricle (5/6) when its masks have them
-    (this app's masks of a model that segments them: the lab training set)."""
-    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (max(labels, default=0) - 1) // 2)]]
+def start_structures(init: str | Path) -> list[str]:
+    """The structures the starting model's segmentation head segments (``[]``: none, or no start)."""
+    card = init_card(init) if init else None
+    if card is None or not ((card.get("heads") or {}).get("segmentation") or {}).get("trained"):
+        return []
+    arch = card.get("architecture") or {}
+    n = int((arch.get("decoder") or {}).get("num_classes", arch.get("num_classes", 0)) or 0)
+    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (n - 3) // 2)]] if n >= 3 else []
+
+
+def seg_structures(found: list[str], start: list[str]) -> tuple[list[str], list[str] | None]:
+    """What a fine-tune on real masks segments, and which of those its masks annotate.
+
+    Masks holding fewer structures than the starting model segments (hippocampus-only masks from
+    another tool, for the 7-class shipped model) keep the starting model's structures: cutting its
+    output layer down would throw away what it knows of the others (and measured on the held-out case
+    of the lab-loop test, the cut start scored Dice 0.16). Returns ``(structures, annotated)``;
+    ``annotated`` is ``None`` when the masks label every structure."""
+    if len(start) > len(found) and start[: len(found)] == found:
+        return list(start), list(found)
+    return list(found), None
 
 
 def class_weights(labels: list[int], n_classes: int = 2) -> torch.Tensor:
@@ -160,14 +187,19 @@ def _run_finetune(cfg: FinetuneConfig, run_dir: str | Path, resume: bool, stream
                               problems=[p.__dict__ for p in report.problems])
                 s.log.error("%s", err)
                 raise err
+            annotated = None
             if cfg.task == "seg" and list(cfg.synth.structures) == ["hippocampus"]:
                 # real masks: the classes follow them (a lab set corrected from a model that segments
                 # the amygdala and the ventricle keeps them, and so does the model fine-tuned on it)
                 found = mask_structures(report.mask_labels)
-                if found != ["hippocampus"]:
+                cfg.synth.structures, annotated = seg_structures(found, start_structures(cfg.init))
+                if annotated is not None:
+                    s.log.info("the masks hold %s only; the starting model also segments %s: it keeps them, "
+                               "trained with the marginal loss (what the masks call background may be those)",
+                               ", ".join(found), ", ".join(cfg.synth.structures[len(found):]))
+                elif found != ["hippocampus"]:
                     s.log.info("the masks hold %s: the model segments them", ", ".join(found))
-                    cfg.synth.structures = found
-            data = dataset_data(cfg, report, split)
+            data = dataset_data(cfg, report, split, annotated)
         return _train(cfg, s.run, s.info, s.device, s.events, s.log, resume, data)
 
 
@@ -178,6 +210,8 @@ class TrainingData:
     train: PreparedVolumes | SynthVolumes
     val: PreparedVolumes | SynthVolumes | None
     summary: dict[str, Any]
+    #: the structures the masks label when they are fewer than the model segments (marginal loss)
+    annotated: list[str] | None = None
 
     def card_summary(self) -> dict[str, Any]:
         """``summary`` plus the content hashes of the dataset's files (computed now, at the end of
@@ -190,7 +224,8 @@ class TrainingData:
 
 
 def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
-                 split: tuple[list[int], list[int]] | None = None) -> TrainingData:
+                 split: tuple[list[int], list[int]] | None = None,
+                 annotated: list[str] | None = None) -> TrainingData:
     """Train/validation volumes of a validated BIDS folder or manifest (subject-level split)."""
     records = task_records(report, cfg.task)
     train_idx, val_idx = split or split_records(records, cfg.task, cfg.val_fraction, cfg.seed)
@@ -203,7 +238,11 @@ def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
     # counts and content hashes only: subject IDs and paths never go into a model card
     summary = {"source": dataset_kind(cfg.data_path), "n_train": len(train_idx), "n_val": len(val_idx),
                "class_counts": report.class_counts}
-    return TrainingData(volumes(train_idx), volumes(val_idx) if val_idx else None, summary)
+    if annotated is not None:
+        summary["masks_annotate"] = list(annotated)
+        summary["loss"] = ("marginal: the masks label " + ", ".join(annotated) + " only; the model's other "
+                           "structures count as background in the loss and are not scored")
+    return TrainingData(volumes(train_idx), volumes(val_idx) if val_idx else None, summary, annotated)
 
 
 def synth_data(cfg: FinetuneConfig) -> TrainingData:
@@ -312,12 +351,14 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     if head_from_start and eval_split == "val" and info.is_main:
         # the starting model on the same held-out scans, so the new model's figures have a baseline
         model.to(device)
-        start_metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing)
+        start_metrics = evaluate_model(model, eval_ds, cfg.task, device, cfg.data.spacing,
+                                       data.annotated or cfg.synth.structures)
         events.emit("eval", step=0, epoch=-1, split="val", model="start", **start_metrics)
         write_json(run.root / START_METRICS, {"name": start.source if start else "", "split": "val",
                                               "n": len(eval_ds), **start_metrics})
         model.train()
-    task = FinetuneTask(cfg, model, eval_ds, eval_split, steps_per_epoch, weights, metrics, init, info, device, log)
+    task = FinetuneTask(cfg, model, eval_ds, eval_split, steps_per_epoch, weights, metrics, init, info, device, log,
+                        data.annotated)
     model.train()
     loop = TrainingLoop(task, model, ddp, opt, precision, sched, batches, run, info, device, events, log, total,
                         accum, cfg.optim.grad_clip, cfg.batch_size, cfg.log_every, cfg.checkpoint_every, step=step)
@@ -340,8 +381,11 @@ class FinetuneTask(LoopTask):
 
     def __init__(self, cfg: FinetuneConfig, model: torch.nn.Module, eval_ds: SupervisedDataset, eval_split: str,
                  steps_per_epoch: int, weights: torch.Tensor | None, metrics: dict[str, float],
-                 init: dict[str, Any] | str, info: D.DistInfo, device: torch.device, log: Any) -> None:
+                 init: dict[str, Any] | str, info: D.DistInfo, device: torch.device, log: Any,
+                 annotated: list[str] | None = None) -> None:
         self.cfg, self.model, self.eval_ds, self.eval_split = cfg, model, eval_ds, eval_split
+        # what the masks label: the loss and the metrics are about these structures only
+        self.scored = list(annotated or cfg.synth.structures)
         self.steps_per_epoch, self.weights, self.info, self.device, self.log = steps_per_epoch, weights, info, device, log
         self.metrics, self.init = metrics, init
         self.losses: list[float] = []  # the loss of every step of this process's run
@@ -351,7 +395,7 @@ class FinetuneTask(LoopTask):
              values: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         logits = model(batch["image"])["logits"]
         if self.cfg.task == "seg":
-            loss = seg_loss(logits, batch["mask"])
+            loss = seg_loss(logits, batch["mask"], 1 + 2 * len(self.scored))
         else:
             loss = F.cross_entropy(logits.float(), batch["label"], weight=self.weights)
         return loss, {"loss": loss}
@@ -371,7 +415,7 @@ class FinetuneTask(LoopTask):
         self._epoch_losses = []
         if self.info.is_main and (loop.step == loop.total or self.eval_split == "val"):
             self.metrics = evaluate_model(self.model, self.eval_ds, self.cfg.task, self.device, self.cfg.data.spacing,
-                                          self.cfg.synth.structures)
+                                          self.scored)
             loop.events.emit("eval", step=loop.step, epoch=loop.epoch, split=self.eval_split, **self.metrics)
             self.log.info("epoch %d %s metrics: %s", loop.epoch, self.eval_split, self.metrics)
         self.model.train()
