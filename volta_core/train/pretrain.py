@@ -53,7 +53,7 @@ from volta_core.train.task_models import load_pretrained_encoder
 
 LOSS_KEYS = ("loss", "loss_global", "loss_local", "loss_recon")
 DIAGNOSTIC_KEYS = ("teacher_entropy", "teacher_diversity", "teacher_feature_dim", "teacher_patch_entropy",
-                   "mask_ratio")
+                   "mask_ratio", "loss_koleo", "student_feature_dim")
 
 
 @dataclass
@@ -263,7 +263,7 @@ def _write_encoder_bundle(cfg: PretrainConfig, run: RunFolder, model: VoltaSSL, 
 
 
 CURVE_KEYS = ("loss", "loss_global", "loss_local", "loss_recon", "teacher_entropy", "teacher_diversity",
-              "teacher_feature_dim")
+              "teacher_feature_dim", "loss_koleo")
 
 
 def training_curve(metrics: str | Path, points: int = 50) -> dict[str, Any]:

@@ -215,3 +215,41 @@ def test_feature_dimension_tells_a_collapsed_backbone_from_a_spread_one() -> Non
     assert float(feature_dimension(line)) == pytest.approx(1.0, abs=1e-4)
     assert float(feature_dimension(torch.ones(8, 16))) == 0.0  # identical samples: no spread at all
     assert torch.isnan(feature_dimension(torch.full((8, 16), float("nan"))))  # diverged: NaN, not an SVD error
+
+
+# KoLeo: spread the backbone's class tokens (the dimensional collapse of the real-scan run) -----------
+
+def test_koleo_is_low_for_spread_features_and_high_for_collapsed_ones() -> None:
+    from volta_core.model.ssl.koleo_loss import koleo_loss
+
+    spread = torch.eye(8, 16)  # 8 orthonormal directions: nearest neighbour at sqrt(2)
+    torch.testing.assert_close(koleo_loss(spread), torch.tensor(-0.5 * float(torch.log(torch.tensor(2.0)))))
+    line = torch.ones(8, 16) + 1e-3 * torch.randn(8, 16)  # all on about one direction
+    assert koleo_loss(line) > koleo_loss(spread) + 3.0
+    with pytest.raises(ValueError, match="N >= 2"):
+        koleo_loss(torch.ones(1, 16))
+
+
+def test_koleo_term_is_weighted_into_the_loss_and_pushes_class_tokens_apart() -> None:
+    torch.manual_seed(0)
+    off = make_model()
+    assert "loss_koleo" not in off(make_batch(b=4), teacher_temp=0.04)  # off by default: no change
+    model = make_model(w_koleo=0.5)
+    out = model(make_batch(b=4), teacher_temp=0.04)
+    expected = out["loss_global"] + out["loss_local"] + out["loss_recon"] + 0.5 * out["loss_koleo"]
+    torch.testing.assert_close(out["loss"].detach(), expected)
+    assert torch.isfinite(out["student_feature_dim"])
+    # the KoLeo term alone, minimised: the student's class tokens spread (their nearest-neighbour
+    # distances grow), which is what the weighted term adds to the VolTA objective
+    only = make_model(w_global=0.0, w_local=0.0, w_recon=1e-6, w_koleo=1.0)
+    opt = torch.optim.AdamW([p for p in only.student.parameters() if p.requires_grad], lr=3e-3)
+    batch = make_batch(b=4, seed=1)
+    first = only(batch, teacher_temp=0.04)["loss_koleo"].item()
+    for _ in range(15):
+        step = only(batch, teacher_temp=0.04)
+        step["loss"].backward()
+        opt.step()
+        opt.zero_grad()
+    assert only(batch, teacher_temp=0.04)["loss_koleo"].item() < first
+    with pytest.raises(ValueError, match="w_koleo"):
+        make_model(w_koleo=-1.0)

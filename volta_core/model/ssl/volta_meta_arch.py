@@ -19,6 +19,7 @@ from volta_core.model.heads.dino_head import DINOHead
 from volta_core.model.heads.recon_decoder import ReconstructionDecoder3D
 from volta_core.model.ssl.dino_clstoken_loss import DINOClsTokenLoss
 from volta_core.model.ssl.ibot_patch_loss import IBOTPatchLoss
+from volta_core.model.ssl.koleo_loss import koleo_loss
 from volta_core.model.ssl.reconstruction_loss import ReconstructionLoss
 from volta_core.model.vit3d import EncoderOutput, VisionTransformer3D, build_encoder
 
@@ -76,6 +77,8 @@ class VoltaSSLConfig:
             replaced by the learned mask token (iBOT).
         global_on_masked: The DINO loss uses the student's masked-view class token (one
             student pass, iBOT/DINOv2 style). False = an extra clean student pass.
+        w_koleo: Weight of the KoLeo term on the student backbone's class tokens, per view
+            (:func:`~volta_core.model.ssl.koleo_loss.koleo_loss`; DINOv2 uses 0.1); 0 = off.
     """
 
     encoder: str = "vit3d_tiny"
@@ -95,10 +98,13 @@ class VoltaSSLConfig:
     recon_hidden_dim: int | None = None
     mask_mode: Literal["input", "token"] = "input"
     global_on_masked: bool = True
+    w_koleo: float = 0.0
 
     def validate(self) -> None:
         """Raise ValueError on inconsistent settings."""
         weights = dict(w_global=self.w_global, w_local=self.w_local, w_recon=self.w_recon)
+        if self.w_koleo < 0:
+            raise ValueError(f"w_koleo must be >= 0, got {self.w_koleo}.")
         if any(w < 0 for w in weights.values()):
             raise ValueError(f"loss weights must be >= 0, got {weights}.")
         if all(w == 0 for w in weights.values()):
@@ -271,7 +277,8 @@ class VoltaSSL(nn.Module):
 
         Returns:
             ``loss`` (weighted total, with grad), ``loss_global``, ``loss_local``,
-            ``loss_recon`` (detached; 0 when switched off) and diagnostics
+            ``loss_recon`` (detached; 0 when switched off), ``loss_koleo`` (only when ``w_koleo`` > 0,
+            with ``student_feature_dim``) and diagnostics
             ``teacher_entropy``, ``teacher_diversity`` (``H(mean p) - mean H(p)`` of the teacher's class-token
             distributions; 0 = collapsed), ``teacher_feature_dim`` (:func:`feature_dimension` of the
             teacher backbone's class tokens),
@@ -304,12 +311,17 @@ class VoltaSSL(nn.Module):
             updates.append((self.ibot_loss, t_patch))
         if cfg.w_recon > 0:
             terms["loss_recon"] = self._recon_loss(batch, views, s_out, masks)
+        if cfg.w_koleo > 0:
+            # per view, as DINOv2 does: each view's B class tokens are spread among themselves
+            b = views.shape[0] // 2
+            terms["loss_koleo"] = sum(koleo_loss(chunk) for chunk in s_out.cls_token[: 2 * b].split(b)) / 2
+            diag["student_feature_dim"] = feature_dimension(s_out.cls_token[:b])
         if masks is not None:
             diag["mask_ratio"] = masks.float().mean()
 
         self._check_finite(terms)
         total = (cfg.w_global * terms["loss_global"] + cfg.w_local * terms["loss_local"]
-                 + cfg.w_recon * terms["loss_recon"])
+                 + cfg.w_recon * terms["loss_recon"] + cfg.w_koleo * terms.get("loss_koleo", zero))
         self._check_finite({"loss": total})
         if self.training:
             for loss_module, logits in updates:
