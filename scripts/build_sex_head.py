@@ -65,6 +65,7 @@ from volta_core.train.linear_probe import (  # noqa: E402
     probe_head_state,
 )
 from volta_core.train.metrics import auroc  # noqa: E402
+from volta_core.train.run_folder import code_version  # noqa: E402
 
 AD_ONLY = ("The AD head is not trained: no AD-labelled scans exist on the build machine. The app and the CLI "
            "say 'not trained: fine-tune on your data' instead of a probability.")
@@ -280,8 +281,13 @@ def write_bundle(bundle: Path, out: Path, features: np.ndarray, y: np.ndarray, r
     metrics["sex"]["calibration"] = {"method": "Platt scaling on the out-of-fold logits", "slope": slope,
                                      "offset": offset, "probability_range": head_card["probability_range"]}
     head = probe_head_state(probe, embed_dim)
+    # the card's code_version stays the one that made the segmentation weights; the sex head's is its own
+    recipe = {**card.recipe, "sex_head_code_version": code_version(),
+              "sex_head_command": "python scripts/build_sex_head.py --t1 DIR --label-maps DIR --install BUNDLE"
+                                  + (f" --mask-erode {mask_erode}" if mask_erode != MASK_ERODE else "")}
     return add_head(bundle, out / "bundle", "sex", head, head_card=head_card,
-                    card_updates={"metrics": metrics, "training_data": training, "limitations": limitations})
+                    card_updates={"metrics": metrics, "training_data": training, "limitations": limitations,
+                                  "recipe": recipe})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     seg = seg_table(fewshot)
     sex_shots = {n: {"pretrained": r[key], "scratch": r["probe_random"], "shipped_encoder": r["probe"]}
                  for n, r in sex["few_shot"].items()}
-    curve = pre_card["metrics"].get("training_curve", {})
+    curve = pre_card["metrics"].get("training_curve") or {}
+    if not curve.get("step"):  # a card written before the curve was recorded: the run's own log has it
+        from volta_core.train.pretrain import training_curve
+
+        curve = training_curve(args.pretrain / "metrics.jsonl")
+    if not curve.get("step"):
+        raise SystemExit(f"{args.pretrain}: no training curve in its card or its metrics.jsonl; "
+                         "the record would not show that the pretraining learned")
     record = {
         "protocol": ("encoder pretrained with the VolTA objective on real unlabelled T1 scans mixed with synthetic "
                      "brains (configs/recipe_pretrain_real.yaml); then, from it and from random weights with equal "
