@@ -93,8 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     volume = load_volume(args.scan or sample_scan_path())
     shipped = Predictor.from_bundle(BUNDLED, device="cpu").predict(volume)
-    data = lab_set(args.out / "lab", volume, grown(shipped.labels))
-    rows: dict[str, Any] = {"shipped": {"volumes_ml": {k: float(v) for k, v in shipped.volumes_ml.items()}}}
+    target = grown(shipped.labels)
+    data = lab_set(args.out / "lab", volume, target)
+    voxel_ml = abs(float(np.linalg.det(volume.affine[:3, :3]))) / 1000.0
+    rows: dict[str, Any] = {"shipped": {"volumes_ml": {k: float(v) for k, v in shipped.volumes_ml.items()}},
+                            "target_ml": {"left": float((target == 1).sum() * voxel_ml),
+                                          "right": float((target == 2).sum() * voxel_ml)}}
+    # the shipped model's other structures outside the grown hippocampi: what keeping them can keep
+    for k, name in enumerate(("amygdala_left", "amygdala_right", "inferior_lateral_ventricle_left",
+                              "inferior_lateral_ventricle_right")):
+        rows["target_ml"][name] = float(((shipped.labels == 3 + k) & (target == 0)).sum() * voxel_ml)
     for name, cut in (("cut to 3 classes (before)", True), ("marginal loss, 7 classes (now)", False)):
         bundle = finetune(data, args.out / ("cut" if cut else "marginal"), args.steps, cut)
         card = json.loads((bundle / "model_card.json").read_text(encoding="utf-8"))
@@ -110,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     print("| variant | classes | held-out Dice, start | after | " + " | ".join(keys) + " |")
     print("|---|---|---|---|" + "---|" * len(keys))
     print("| shipped model | 7 | | | " + " | ".join(f"{ref[k]:.2f}" for k in keys) + " |")
+    target_ml = rows["target_ml"]
+    print("| the corrected masks (hippocampus); the shipped model's other structures outside them | | | | "
+          + " | ".join(f"{target_ml[k]:.2f}" for k in keys) + " |")
     for name, r in rows.items():
-        if name == "shipped":
+        if name in ("shipped", "target_ml"):
             continue
         v = r["volumes_ml"]
         print(f"| {name} | {r['classes']} | {r['start_dice']:.3f} | {r['dice']:.3f} | "

@@ -98,19 +98,35 @@ def split_records(records: list[SampleRecord], task: str, val_fraction: float, s
     return fold.train, fold.val
 
 
-def seg_loss(logits: torch.Tensor, target: torch.Tensor, annotated: int | None = None) -> torch.Tensor:
+def seg_loss(logits: torch.Tensor, target: torch.Tensor, annotated: int | None = None,
+             start_logits: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy + soft Dice over the foreground labels. logits (B,C,D,H,W), target (B,D,H,W).
 
     ``annotated`` < C: the masks label only the first ``annotated`` classes (background, then the
     structures they hold; classes are numbered structure by structure). The other classes are part of
     what the masks call background, so the loss is the marginal one (Shi et al., MedIA 2021): their
     probabilities are added to the background's, and the model is neither taught nor penalised to
-    tell them from background; only the annotated structures are scored by the Dice term."""
-    logp = F.log_softmax(logits.float(), dim=1)
+    tell them from background; only the annotated structures are scored by the Dice term.
+
+    ``start_logits`` (the starting model's, same shape): the marginal loss alone lets the unlabelled
+    structures drift into background unopposed, so where the masks say background the model also
+    keeps the starting model's split of it (background vs each unlabelled structure): the KL
+    divergence of the two conditional distributions over that group, as in "learning without
+    forgetting" (Li & Hoiem, 2017)."""
+    full = F.log_softmax(logits.float(), dim=1)
+    logp = full
     n = logits.shape[1] if annotated is None else int(annotated)
+    keep = logits.new_zeros((), dtype=torch.float32)
     if n < logits.shape[1]:
-        background = torch.logsumexp(torch.cat([logp[:, :1], logp[:, n:]], dim=1), dim=1, keepdim=True)
-        logp = torch.cat([background, logp[:, 1:n]], dim=1)
+        background = torch.logsumexp(torch.cat([full[:, :1], full[:, n:]], dim=1), dim=1, keepdim=True)
+        logp = torch.cat([background, full[:, 1:n]], dim=1)
+        if start_logits is not None:
+            group = [0, *range(n, logits.shape[1])]
+            mine = F.log_softmax(logits.float()[:, group], dim=1)
+            theirs = F.log_softmax(start_logits.float()[:, group], dim=1)
+            kl = (theirs.exp() * (theirs - mine)).sum(dim=1)  # (B, D, H, W)
+            where = (target == 0).float()
+            keep = (kl * where).sum() / where.sum().clamp(min=1.0)
     ce = F.nll_loss(logp, target)
     probs = logp.exp()
     onehot = F.one_hot(target, n).permute(0, 4, 1, 2, 3).float()
@@ -118,7 +134,7 @@ def seg_loss(logits: torch.Tensor, target: torch.Tensor, annotated: int | None =
     inter = (probs * onehot).sum(dims)[1:]
     denom = probs.sum(dims)[1:] + onehot.sum(dims)[1:]
     dice = (2 * inter + 1.0) / (denom + 1.0)
-    return ce + (1.0 - dice).mean()
+    return ce + (1.0 - dice).mean() + keep
 
 
 def start_structures(init: str | Path) -> list[str]:
@@ -241,7 +257,9 @@ def dataset_data(cfg: FinetuneConfig, report: ValidationReport,
     if annotated is not None:
         summary["masks_annotate"] = list(annotated)
         summary["loss"] = ("marginal: the masks label " + ", ".join(annotated) + " only; the model's other "
-                           "structures count as background in the loss and are not scored")
+                           "structures count as background in the loss and are not scored, and where the masks "
+                           "say background the starting model's split between background and those structures "
+                           "is kept (distillation)")
     return TrainingData(volumes(train_idx), volumes(val_idx) if val_idx else None, summary, annotated)
 
 
@@ -358,7 +376,7 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
                                               "n": len(eval_ds), **start_metrics})
         model.train()
     task = FinetuneTask(cfg, model, eval_ds, eval_split, steps_per_epoch, weights, metrics, init, info, device, log,
-                        data.annotated)
+                        data.annotated, starting_model(cfg, start, device) if data.annotated else None)
     model.train()
     loop = TrainingLoop(task, model, ddp, opt, precision, sched, batches, run, info, device, events, log, total,
                         accum, cfg.optim.grad_clip, cfg.batch_size, cfg.log_every, cfg.checkpoint_every, step=step)
@@ -373,6 +391,18 @@ def _train(cfg: FinetuneConfig, run: RunFolder, info: D.DistInfo, device: torch.
     return FinetuneResult("finished", end.step, run.root, task.metrics, bundle, task.losses)
 
 
+def starting_model(cfg: FinetuneConfig, start: StartingHeads | None, device: torch.device) -> torch.nn.Module | None:
+    """The starting model as it was before any step (rebuilt from ``cfg.init``, so a resume gets the
+    same), frozen; ``None`` without a starting segmentation head."""
+    if not cfg.init or start is None or start.decoder is None:
+        return None
+    model, _ = build_task_model(cfg)
+    init_encoder(model, cfg.init)
+    init_task_head(model, start, cfg.task)
+    model.requires_grad_(False)
+    return model.to(device).eval()
+
+
 class FinetuneTask(LoopTask):
     """Supervised fine-tuning in the shared loop: the task's loss, epochs of ``steps_per_epoch``
     steps each closed by an ``epoch`` event and an evaluation, metrics kept in the checkpoint."""
@@ -382,10 +412,11 @@ class FinetuneTask(LoopTask):
     def __init__(self, cfg: FinetuneConfig, model: torch.nn.Module, eval_ds: SupervisedDataset, eval_split: str,
                  steps_per_epoch: int, weights: torch.Tensor | None, metrics: dict[str, float],
                  init: dict[str, Any] | str, info: D.DistInfo, device: torch.device, log: Any,
-                 annotated: list[str] | None = None) -> None:
+                 annotated: list[str] | None = None, start_model: torch.nn.Module | None = None) -> None:
         self.cfg, self.model, self.eval_ds, self.eval_split = cfg, model, eval_ds, eval_split
         # what the masks label: the loss and the metrics are about these structures only
         self.scored = list(annotated or cfg.synth.structures)
+        self.start_model = start_model  # frozen: what the unlabelled structures are kept close to
         self.steps_per_epoch, self.weights, self.info, self.device, self.log = steps_per_epoch, weights, info, device, log
         self.metrics, self.init = metrics, init
         self.losses: list[float] = []  # the loss of every step of this process's run
@@ -395,7 +426,11 @@ class FinetuneTask(LoopTask):
              values: dict[str, float]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         logits = model(batch["image"])["logits"]
         if self.cfg.task == "seg":
-            loss = seg_loss(logits, batch["mask"], 1 + 2 * len(self.scored))
+            start_logits = None
+            if self.start_model is not None:
+                with torch.no_grad():
+                    start_logits = self.start_model(batch["image"])["logits"]
+            loss = seg_loss(logits, batch["mask"], 1 + 2 * len(self.scored), start_logits)
         else:
             loss = F.cross_entropy(logits.float(), batch["label"], weight=self.weights)
         return loss, {"loss": loss}

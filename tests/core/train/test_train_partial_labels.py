@@ -44,6 +44,23 @@ def test_unlabelled_structures_are_part_of_background_not_errors() -> None:
     assert loss < 0.01
 
 
+def test_where_the_masks_say_background_the_starting_models_split_is_kept() -> None:
+    """Marginal loss alone does not oppose an amygdala fading into background; the distillation term
+    (the starting model's background-vs-unlabelled split, on background voxels) does."""
+    torch.manual_seed(2)
+    start, target = torch.randn(1, 7, 6, 5, 4), torch.randint(0, 3, (1, 6, 5, 4))
+    base = seg_loss(start, target, 3)
+    torch.testing.assert_close(seg_loss(start, target, 3, start), base)  # unchanged model: no KL
+    faded = start.clone()
+    faded[:, 3:] -= 30.0  # every unlabelled structure drifts into background
+    faded[:, 0] = torch.logsumexp(start[:, [0, 3, 4, 5, 6]], dim=1)  # ...keeping the merged background
+    torch.testing.assert_close(seg_loss(faded, target, 3), base, atol=1e-5, rtol=0)  # marginal: no objection
+    assert seg_loss(faded, target, 3, start) > base + 0.5
+    # a voxel the masks call hippocampus is free: the start's amygdala there is not kept
+    hippo = torch.ones(1, 6, 5, 4, dtype=torch.long)
+    torch.testing.assert_close(seg_loss(faded, hippo, 3, start), seg_loss(faded, hippo, 3))
+
+
 def test_which_structures_a_fine_tune_on_real_masks_segments() -> None:
     assert seg_structures(["hippocampus"], ALL) == (ALL, ["hippocampus"])
     assert seg_structures(["hippocampus", "amygdala"], ALL) == (ALL, ["hippocampus", "amygdala"])
