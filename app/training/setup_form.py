@@ -413,6 +413,10 @@ class SetupForm(QWidget):
             text = check.text
             n_train = training_scans(check.n_samples, self.val_fraction.value()) if self.task_key != "pretrain" \
                 else check.n_samples
+            kept = self._kept_structures(check.mask_structures)
+            if check.ok and kept:
+                text += (f"\nThe starting model also segments the {' and the '.join(kept)}, which these masks "
+                         "do not label: the fine-tune keeps them as the starting model has them.")
             if check.ok and 0 < n_train < self.batch_size.value():
                 # a small lab set (a few corrected scans) cannot fill the default batch: say so and fit it
                 text += (f"\nBatch size lowered from {self.batch_size.value()} to {n_train}: the dataset has "
@@ -421,6 +425,22 @@ class SetupForm(QWidget):
             self.report.setPlainText(text)
             self.report.setStyleSheet("" if check.ok else "color: #ffb3a7;")
         self.update_estimate()
+
+    def _kept_structures(self, labelled: tuple[str, ...]) -> list[str]:
+        """The starting model's structures these masks do not label (what the engine keeps for it)."""
+        if self.task_key != "seg" or not labelled or not self.init_path:
+            return []
+        from volta_core.contracts.model_card import BundleError, read_card
+        from volta_core.contracts.prediction import EXTRA_STRUCTURES
+
+        try:
+            n = read_card(self.init_path).segmentation_classes
+        except (BundleError, OSError, ValueError):
+            return []
+        segmented = ["hippocampus", *EXTRA_STRUCTURES[: max(0, (n - 3) // 2)]]
+        if len(segmented) <= len(labelled) or segmented[: len(labelled)] != list(labelled):
+            return []
+        return [s.replace("_", " ") for s in segmented[len(labelled):]]
 
     def set_estimator(self, estimator: Any) -> None:
         """``estimator(spec, n_train, batch_size) -> (seconds | None, source text)``."""

@@ -22,6 +22,8 @@ class DatasetCheck:
     problems: tuple[str, ...]
     n_samples: int
     class_counts: dict[str, int]
+    #: the structures the masks label (``seg``; empty otherwise)
+    mask_structures: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -40,18 +42,17 @@ def check_dataset(path: str, task: str, min_per_class: int) -> DatasetCheck:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.class_counts.items())) or "-"
     lines = [f"{report.n_samples} scans, {len(subjects)} subjects; per class: {counts}",
              f"Subjects: {shown or '-'}"]
-    if task == "seg" and report.mask_labels:
-        # what a fine-tune learns from these masks; structures a starting model segments beyond
-        # these are kept (the engine's marginal loss counts them as background)
-        lines.append("Masks label: " + ", ".join(s.replace("_", " ") for s in mask_structures(report.mask_labels))
-                     + " (left and right)")
+    labelled = tuple(mask_structures(report.mask_labels)) if task == "seg" and report.mask_labels else ()
+    if labelled:
+        # what a fine-tune learns from these masks (the form adds what happens to a starting model's others)
+        lines.append("Masks label: " + ", ".join(s.replace("_", " ") for s in labelled) + " (left and right)")
     if report.ok:
         lines.append("No problems found: ready to train.")
     else:
         lines.append(f"{len(problems)} problem(s):")
         lines += [f"  - {p}" for p in problems]
     return DatasetCheck(path, task, min_per_class, report.ok, "\n".join(lines), problems, report.n_samples,
-                        dict(report.class_counts))
+                        dict(report.class_counts), labelled)
 
 
 class DatasetValidator(QObject):

@@ -67,6 +67,11 @@ def test_every_task_runs_from_the_bundled_model_with_the_panels_defaults(qtbot, 
     if task != "pretrain":
         form.set_dataset(lab_dataset)
         qtbot.waitUntil(lambda: "ready to train" in form.report.toPlainText(), timeout=60_000)
+    if task == "seg":  # hippocampus-only masks for the bundled 7-class model: the form says what happens
+        report = form.report.toPlainText()
+        assert "Masks label: hippocampus (left and right)" in report
+        assert ("also segments the amygdala and the inferior lateral ventricle, which these masks do not label: "
+                "the fine-tune keeps them") in report
     form.device.setCurrentIndex(form.device.findData("cpu"))
     form.threads.setValue(1)
     form.overrides.setText("steps=2" + (" synthetic_subjects=2" if task == "pretrain" else ""))
@@ -78,6 +83,9 @@ def test_every_task_runs_from_the_bundled_model_with_the_panels_defaults(qtbot, 
     assert started["config"]["data"]["size"] == [64, 48, 48]
     card = json.loads((job.bundle / "model_card.json").read_text())
     assert card["input"]["size"] == [64, 48, 48] and card["input"]["roi"] == "hippocampus"
+    if task == "seg":  # ...and does it: the 7 classes stay, the card says what the masks labelled
+        assert len(card["heads"]["segmentation"]["labels"]) == 7
+        assert card["training_data"]["masks_annotate"] == ["hippocampus"]
     assert card["input"]["space"] == "template" and card["architecture"]["overrides"]["depth"] == 12
 
 
