@@ -36,10 +36,10 @@ so two processes given different ``--fewshot-seeds`` can share the work on two c
 stage runs:
 
 7. ``structures``: from the hippocampus model (``OUT/seg/bundle``, else the installed bundle while
-   it is still the hippocampus-only model), three fine-tunes in a row on synthesis from the DK map
+   it is still the hippocampus-only model), four fine-tunes in a row on synthesis from the DK map
    and the training maps, for hippocampus, amygdala and inferior lateral ventricle
-   (``configs/recipe_seg_structures.yaml``, ``configs/recipe_seg_structures_refine.yaml``, then
-   ``configs/recipe_seg_structures_refine2.yaml``);
+   (``configs/recipe_seg_structures.yaml``, ``configs/recipe_seg_structures_refine.yaml``,
+   ``configs/recipe_seg_structures_refine2.yaml``, then ``configs/recipe_seg_structures_refine3.yaml``);
    feature statistics, the fsaverage and the individual held-out tests; then the installed bundle
    becomes this model, its card updated (the sex head is dropped because the encoder changed: run
    ``scripts/build_sex_head.py --install`` next).
@@ -456,7 +456,8 @@ def install_bundle(weights_from: Path, target: Path, card: dict[str, Any]) -> Pa
 
 STRUCTURE_RUNS = (("structures", ROOT / "configs" / "recipe_seg_structures.yaml"),
                   ("structures_refine", ROOT / "configs" / "recipe_seg_structures_refine.yaml"),
-                  ("structures_refine2", ROOT / "configs" / "recipe_seg_structures_refine2.yaml"))
+                  ("structures_refine2", ROOT / "configs" / "recipe_seg_structures_refine2.yaml"),
+                  ("structures_refine3", ROOT / "configs" / "recipe_seg_structures_refine3.yaml"))
 INDIVIDUAL_SUMMARY = ("synthetic brains only, drawn from the DK average brain and from individual whole-head label "
                       "maps (SynthSeg's training maps, FreeSurfer protocol; every 5th held out); no real scan's "
                       "manual label")
@@ -466,7 +467,7 @@ INDIVIDUAL_LIMITATIONS = [
     "scan with a manual label.",
     "Tested on fsaverage and on 4 held-out individual label maps rendered as synthetic T1-like and random-"
     "contrast scans (metrics.heldout_individual), not on real scans with manual labels: not validated on "
-    "patients, children, lesions, post-operative brains or non-T1 protocols. The second and third structures "
+    "patients, children, lesions, post-operative brains or non-T1 protocols. The second to fourth structures "
     "runs were designed after seeing the earlier runs' held-out results (ventricle Dice about 0; Dice still "
     "rising), so those numbers are somewhat optimistic.",
 ]
@@ -510,12 +511,22 @@ def structures(out: Path, installed: Path, overrides: list[str], label_maps: Pat
     """The structures stage: fine-tune, test and install the hippocampus + amygdala + ventricle model."""
     from volta_core.train.heldout_individual import evaluate_individual
 
-    # a chain already begun goes on from its own runs; only a fresh one needs the hippocampus model
-    begun = [out / name for name, _ in STRUCTURE_RUNS if finished(out / name)]
-    bundle = begun[-1] / "bundle" if begun else structures_start(out, installed)
+    # a chain already begun goes on from its last finished run (runs before it whose folders are gone
+    # are not run again: their record comes from the installed card); only a fresh one needs the
+    # hippocampus model
+    last = max((i for i, (name, _) in enumerate(STRUCTURE_RUNS) if finished(out / name)), default=-1)
+    bundle = out / STRUCTURE_RUNS[last][0] / "bundle" if last >= 0 else structures_start(out, installed)
     started_from = read_card(bundle).to_dict()  # before anything below overwrites the installed bundle
+    recorded = {}
+    if (installed / "model_card.json").is_file():
+        recorded = {r.get("stage"): r for r in read_card(installed).training_data.get("structures", [])}
     chain = []
-    for name, config in STRUCTURE_RUNS:
+    for i, (name, config) in enumerate(STRUCTURE_RUNS):
+        if i < last and not finished(out / name):
+            log(f"{name}: not run again (its folder is gone; {STRUCTURE_RUNS[last][0]} is done)")
+            chain.append(recorded.get(name) or {"stage": name, "config": str(config.relative_to(ROOT)),
+                                                "note": "run folder gone when the chain was installed"})
+            continue
         log(f"{name}: done ({out / name})" if finished(out / name) else
             f"{name}: fine-tuning from {bundle} ({config.name})")
         bundle = finetune(out / name, overrides, bundle, config)
@@ -540,7 +551,7 @@ def structures(out: Path, installed: Path, overrides: list[str], label_maps: Pat
         log("structures: installed already (a rerun keeps the sex head build_sex_head.py may have added)")
         return installed
     return install_structures(bundle, installed, base, chain, evaluation, individual, ood,
-                              {name: run_seconds(out / name) for name, _ in STRUCTURE_RUNS})
+                              {name: run_seconds(out / name) for name, _ in STRUCTURE_RUNS if finished(out / name)})
 
 
 def install_structures(bundle: Path, target: Path, base: dict[str, Any], chain: list[dict[str, Any]],

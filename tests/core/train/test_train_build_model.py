@@ -72,8 +72,8 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     card = json.loads((bundle / "model_card.json").read_text())
     assert card["architecture"]["num_classes"] == 7
     assert "left inferior lateral ventricle" in card["heads"]["segmentation"]["labels"].values()
-    assert [r["stage"] for r in card["training_data"]["structures"]] == \
-        ["structures", "structures_refine", "structures_refine2"]
+    chain = ["structures", "structures_refine", "structures_refine2", "structures_refine3"]
+    assert [r["stage"] for r in card["training_data"]["structures"]] == chain
     assert card["training_data"]["structures"][-1]["steps"] == 2  # the smoke preset's budget
     assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
     assert "dice_amygdala_left" in card["metrics"]["heldout_individual"]["summary"]["t1"]
@@ -94,12 +94,24 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
                            env=env, capture_output=True, text=True, timeout=900)
     assert "installed already" in rerun.stdout and (bundle / "model_card.json").read_bytes() == before
     # a chain cut short goes on from its last finished run
-    shutil.rmtree(out / "structures_refine2")
+    shutil.rmtree(out / chain[-1])
     resumed = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], check=True, cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=900)
-    assert "structures_refine: done" in resumed.stdout and "structures_refine2: fine-tuning" in resumed.stdout
+    assert f"{chain[-2]}: done" in resumed.stdout and f"{chain[-1]}: fine-tuning" in resumed.stdout
+    # earlier runs whose folders are gone are not run again: the chain goes on from the last one done,
+    # and the card keeps their record
+    for name in chain[:2]:
+        shutil.rmtree(out / name)
+    shutil.rmtree(out / chain[-1])
+    later = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], check=True, cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert f"{chain[0]}: not run again" in later.stdout and f"{chain[-1]}: fine-tuning" in later.stdout
+    assert f"{chain[0]}: fine-tuning" not in later.stdout
+    card = json.loads((bundle / "model_card.json").read_text())
+    assert [r["stage"] for r in card["training_data"]["structures"]] == chain
+    assert card["training_data"]["structures"][0]["steps"] == 2  # the record of the run that is gone
     # a fresh chain refuses to start from a model that is no longer the hippocampus-only one
-    for name in ("structures", "structures_refine", "structures_refine2", "seg"):
+    for name in (*chain, "seg"):
         shutil.rmtree(out / name)
     again = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
