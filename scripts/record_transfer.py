@@ -53,8 +53,11 @@ def read_fewshot(path: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pretrain", type=Path, required=True, help="pretraining run folder (with bundle/)")
-    p.add_argument("--fewshot", type=Path, required=True,
-                   help="build_model.py's fewshot.json, or its fewshot_individual/ folder of per-run results")
+    p.add_argument("--fewshot", type=Path, default=None,
+                   help="build_model.py's fewshot.json, or its fewshot_individual/ folder of per-run results "
+                        "(without it the record says the segmentation comparison was not run for this encoder)")
+    p.add_argument("--diagnosis", type=Path, default=None, help="diagnose_encoder.py --out JSON, recorded as is")
+    p.add_argument("--key", default="real_pretraining", help="the card's metrics entry to write")
     p.add_argument("--sex", type=Path, required=True, help="build_sex_head.py's sex_head.json with --compare")
     p.add_argument("--compare-name", default="real", help="the --compare NAME given to build_sex_head.py")
     p.add_argument("--bundle", type=Path, required=True, help="bundle whose card gets the record")
@@ -64,17 +67,17 @@ def main(argv: list[str] | None = None) -> int:
 
     pre_card = json.loads((args.pretrain / "bundle" / "model_card.json").read_text(encoding="utf-8"))
     config = json.loads(json.dumps(__import__("yaml").safe_load((args.pretrain / "config.yaml").read_text())))
-    fewshot = read_fewshot(args.fewshot)
     sex = json.loads(args.sex.read_text(encoding="utf-8"))
     key = f"probe_{args.compare_name}"
-    seg = seg_table(fewshot)
+    seg = seg_table(read_fewshot(args.fewshot)) if args.fewshot is not None else {}
     sex_shots = {n: {"pretrained": r[key], "scratch": r["probe_random"], "shipped_encoder": r["probe"]}
                  for n, r in sex["few_shot"].items()}
     curve = pre_card["metrics"].get("training_curve") or {}
     if not curve.get("step"):  # a card written before the curve was recorded: the run's own log has it
         from volta_core.train.pretrain import training_curve
 
-        curve = training_curve(args.pretrain / "metrics.jsonl")
+        log = args.pretrain / "metrics.jsonl"
+        curve = training_curve(log) if log.is_file() else {}
     if not curve.get("step"):
         raise SystemExit(f"{args.pretrain}: no training curve in its card or its metrics.jsonl; "
                          "the record would not show that the pretraining learned")
@@ -90,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                         "real_data_sha256": pre_card["training_data"].get("real_data_sha256"),
                         "steps": config.get("steps"), "batch_size": config.get("batch_size"),
                         "real_fraction": config.get("real_fraction"), "lr": config.get("optim", {}).get("lr"),
+                        "ssl": config.get("ssl"),
                         "last_step": {k: v for k, v in pre_card["metrics"].items() if isinstance(v, float)},
                         "training_curve": curve},
-        "fewshot_segmentation": {"steps_per_run": args.steps or None, "metric": "mean Dice L/R, held-out maps",
-                                 "by_labelled_maps": seg},
+        "fewshot_segmentation": ({"steps_per_run": args.steps or None, "metric": "mean Dice L/R, held-out maps",
+                                  "by_labelled_maps": seg} if seg else
+                                 {"not_run": "the few-shot segmentation comparison was not run for this encoder"}),
         "fewshot_sex": {"metric": "AUROC on the subjects not labelled, 5 seeds", "by_labelled_subjects": sex_shots,
                         "cv_all_72": {"pretrained": sex["cv"][key]["auroc"], "pretrained_ci95": sex["cv"][key]["ci95"],
                                       "scratch": sex["cv"]["probe_random"]["auroc"],
@@ -101,13 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     card_path = args.bundle / "model_card.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    card.setdefault("metrics", {})["real_pretraining"] = record
+    if args.diagnosis is not None:
+        record["feature_diagnosis"] = json.loads(args.diagnosis.read_text(encoding="utf-8"))
+    card.setdefault("metrics", {})[args.key] = record
     tmp = card_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     tmp.replace(card_path)
 
-    print("| labelled maps | pretrained on real + synthetic | random weights | pretrained better (seeds) |")
-    print("|---|---|---|---|")
+    if seg:
+        print("| labelled maps | pretrained on real + synthetic | random weights | pretrained better (seeds) |")
+        print("|---|---|---|---|")
     for n, row in seg.items():
         a, b = row["pretrained"], row["scratch"]
         print(f"| {n} | {a['mean']:.3f} ± {a['sd']:.3f} | {b['mean']:.3f} ± {b['sd']:.3f} | {row['pretrained_wins']} |")
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
         plot(args.pretrain, args.plot, "VolTA-3D pretraining on real T1 scans + synthetic brains")
         print(f"wrote {args.plot}")
-    print(f"recorded metrics.real_pretraining in {card_path}")
+    print(f"recorded metrics.{args.key} in {card_path}")
     return 0
 
 

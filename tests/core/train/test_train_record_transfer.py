@@ -68,3 +68,35 @@ def test_record_goes_into_the_card_and_leaves_the_rest(tmp_path, capsys):
     assert record["fewshot_sex"]["by_labelled_subjects"]["8"]["pretrained"] == shot
     out = capsys.readouterr().out
     assert "| 1 | 0.600 ± 0.100 | 0.550 ± 0.000 | 2/3 |" in out and "| 8 | 0.600 ± 0.100" in out
+
+
+def test_a_record_without_the_segmentation_runs_takes_the_curve_from_the_log(tmp_path, capsys):
+    """A pretraining card without a curve (the shipped record of 2026-11-30 had none): the run's
+    metrics.jsonl gives it; without either the script refuses, instead of recording no curve."""
+    pre = tmp_path / "pre"
+    (pre / "bundle").mkdir(parents=True)
+    (pre / "config.yaml").write_text("steps: 2\nssl: {model_kwargs: {w_koleo: 0.1}}\n")
+    (pre / "bundle" / "model_card.json").write_text(json.dumps({"training_data": {}, "metrics": {"loss": 1.0}}))
+    shot, cv = {"mean": 0.6, "sd": 0.1}, {"auroc": 0.7, "ci95": [0.6, 0.8]}
+    sex = tmp_path / "sex.json"
+    sex.write_text(json.dumps({"few_shot": {"8": {"probe": shot, "probe_random": shot, "probe_k": shot}},
+                               "cv": {"probe": cv, "probe_random": cv, "probe_k": cv, "icv": cv}}))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "model_card.json").write_text(json.dumps({"name": "m", "metrics": {}}))
+    args = ["--pretrain", str(pre), "--sex", str(sex), "--bundle", str(bundle), "--compare-name", "k",
+            "--key", "real_pretraining_koleo"]
+    with pytest.raises(SystemExit, match="no training curve"):
+        record_transfer.main(args)
+    steps = [{"event": "step", "step": s, "loss": 2.0 - s, "teacher_diversity": 0.1 * s, "teacher_entropy": 6.0}
+             for s in (1, 2)]
+    (pre / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in steps))
+    diagnosis = tmp_path / "diag.json"
+    diagnosis.write_text(json.dumps({"k": {"effective_dim_real": 9.0}}))
+    assert record_transfer.main([*args, "--diagnosis", str(diagnosis)]) == 0
+    record = json.loads((bundle / "model_card.json").read_text())["metrics"]["real_pretraining_koleo"]
+    assert record["pretraining"]["training_curve"]["teacher_diversity"] == [0.1, 0.2]
+    assert record["pretraining"]["ssl"] == {"model_kwargs": {"w_koleo": 0.1}}
+    assert "not_run" in record["fewshot_segmentation"]
+    assert record["feature_diagnosis"] == {"k": {"effective_dim_real": 9.0}}
+    assert "labelled maps" not in capsys.readouterr().out
