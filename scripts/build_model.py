@@ -624,6 +624,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="BIDS folder of unlabelled real T1w scans: pretraining mixes them (half the samples) into "
                         "the synthetic brains (configs/recipe_pretrain_real.yaml)")
     p.add_argument("--fewshot-steps", type=int, default=0, help="fine-tuning steps per few-shot run (0: the preset's)")
+    p.add_argument("--pretrain-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for the pretraining stage (repeatable), e.g. "
+                        "ssl.model_kwargs.w_koleo=0 for the real-scan recipe without KoLeo")
     args = p.parse_args(argv)
     if args.quick:
         args.preset = "quick"
@@ -652,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
         preset = extended(preset, "pretrain", f"data_path={args.t1.resolve()}", maps)
     if args.fewshot_steps:
         preset = extended(preset, "fewshot", f"steps={args.fewshot_steps}")
+    if args.pretrain_set:
+        preset = extended(preset, "pretrain", *args.pretrain_set)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     # what reproduces the bundle (stage selection and paths do not change it)

@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(without it the record says the segmentation comparison was not run for this encoder)")
     p.add_argument("--diagnosis", type=Path, default=None, help="diagnose_encoder.py --out JSON, recorded as is")
     p.add_argument("--key", default="real_pretraining", help="the card's metrics entry to write")
+    p.add_argument("--title", default="VolTA-3D pretraining on real T1 scans + synthetic brains",
+                   help="the plot's title")
     p.add_argument("--sex", type=Path, required=True, help="build_sex_head.py's sex_head.json with --compare")
     p.add_argument("--compare-name", default="real", help="the --compare NAME given to build_sex_head.py")
     p.add_argument("--bundle", type=Path, required=True, help="bundle whose card gets the record")
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot is not None:
         from scripts.plot_pretraining import plot
 
-        plot(args.pretrain, args.plot, "VolTA-3D pretraining on real T1 scans + synthetic brains")
+        plot(args.pretrain, args.plot, args.title)
         print(f"wrote {args.plot}")
     print(f"recorded metrics.{args.key} in {card_path}")
     return 0

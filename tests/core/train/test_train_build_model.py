@@ -32,6 +32,13 @@ def test_build_model_quick_runs_every_stage_and_packages_a_loadable_bundle(tmp_p
     # a second run finds every stage done and only re-packages
     done = subprocess.run(cmd, check=True, cwd=ROOT, timeout=900, capture_output=True, text=True)
     assert "pretrain: done" in done.stdout
+    # --pretrain-set reaches the pretraining config (the KoLeo control of the README)
+    subprocess.run([*cmd[:4], str(tmp_path / "control"), *cmd[5:], "--stages", "pretrain",
+                    "--pretrain-set", "ssl.model_kwargs.w_koleo=0.5"], check=True, cwd=ROOT, timeout=900)
+    import yaml
+
+    config = yaml.safe_load((tmp_path / "control" / "pretrain" / "config.yaml").read_text())
+    assert config["ssl"]["model_kwargs"]["w_koleo"] == 0.5
 
     from volta_core.infer.predictor import Predictor
     from volta_core.io import load_volume, sample_scan_path
