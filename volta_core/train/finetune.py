@@ -210,8 +210,9 @@ def _run_finetune(cfg: FinetuneConfig, run_dir: str | Path, resume: bool, stream
                 found = mask_structures(report.mask_labels)
                 cfg.synth.structures, annotated = seg_structures(found, start_structures(cfg.init))
                 if annotated is not None:
-                    s.log.info("the masks hold %s only; the starting model also segments %s: it keeps them, "
-                               "trained with the marginal loss (what the masks call background may be those)",
+                    s.log.info("the masks hold %s only; the starting model also segments %s: it keeps them "
+                               "(marginal loss, and the starting model's answer kept where the masks say "
+                               "background)",
                                ", ".join(found), ", ".join(cfg.synth.structures[len(found):]))
                 elif found != ["hippocampus"]:
                     s.log.info("the masks hold %s: the model segments them", ", ".join(found))

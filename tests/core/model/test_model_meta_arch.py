@@ -253,3 +253,5 @@ def test_koleo_term_is_weighted_into_the_loss_and_pushes_class_tokens_apart() ->
     assert only(batch, teacher_temp=0.04)["loss_koleo"].item() < first
     with pytest.raises(ValueError, match="w_koleo"):
         make_model(w_koleo=-1.0)
+    lone = make_model(w_koleo=0.5)(make_batch(b=1), teacher_temp=0.04)  # one scan: no neighbour, no term
+    assert "loss_koleo" not in lone and torch.isfinite(lone["loss"])

@@ -311,8 +311,9 @@ class VoltaSSL(nn.Module):
             updates.append((self.ibot_loss, t_patch))
         if cfg.w_recon > 0:
             terms["loss_recon"] = self._recon_loss(batch, views, s_out, masks)
-        if cfg.w_koleo > 0:
-            # per view, as DINOv2 does: each view's B class tokens are spread among themselves
+        if cfg.w_koleo > 0 and views.shape[0] >= 4:
+            # per view, as DINOv2 does: each view's B class tokens are spread among themselves (a batch
+            # of one scan per process has no neighbour to push away from: the term is left out)
             b = views.shape[0] // 2
             terms["loss_koleo"] = sum(koleo_loss(chunk) for chunk in s_out.cls_token[: 2 * b].split(b)) / 2
             diag["student_feature_dim"] = feature_dimension(s_out.cls_token[:b])
