@@ -305,7 +305,8 @@ def _claim(folder: Path) -> bool:
 
 
 def fewshot_individual(out: Path, pretrained: Path, overrides: list[str], sizes: list[int], seeds: list[int],
-                       label_maps: Path, device: str) -> dict[str, Any]:
+                       label_maps: Path, device: str,
+                       inits: tuple[str, ...] = ("pretrained", "scratch")) -> dict[str, Any]:
     """Few-shot segmentation with ``n`` labelled individual maps, pretrained vs. random encoder.
 
     Each run fine-tunes the hippocampus model (configs/recipe_seg.yaml) for the same number of
@@ -313,13 +314,14 @@ def fewshot_individual(out: Path, pretrained: Path, overrides: list[str], sizes:
     training maps only (drawn per seed, the same maps for both starts), and is tested on
     T1-like samples of the held-out maps (:func:`heldout_grid_dice`). One result file per run
     (``OUT/fewshot_individual/KEY/result.json``); runs are taken seed by seed and claimed, so
-    several processes started with the same arguments share the work.
+    several processes started with the same arguments share the work. ``inits`` limits the starts
+    run (another encoder against a random-init baseline already measured with the same seeds).
     """
     root = out / "fewshot_individual"
     for seed in seeds:
         for n in sizes:
             maps = fewshot_maps(label_maps, n, seed)
-            for init in ("pretrained", "scratch"):
+            for init in inits:
                 key = f"{init}-n{n}-s{seed}"
                 result = root / key / "result.json"
                 if result.is_file() and json.loads(result.read_text(encoding="utf-8")).get("eval") == "grid":
@@ -624,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="BIDS folder of unlabelled real T1w scans: pretraining mixes them (half the samples) into "
                         "the synthetic brains (configs/recipe_pretrain_real.yaml)")
     p.add_argument("--fewshot-steps", type=int, default=0, help="fine-tuning steps per few-shot run (0: the preset's)")
+    p.add_argument("--fewshot-inits", default="pretrained,scratch",
+                   help="which starts the individual few-shot stage runs (comma list of pretrained, scratch)")
     p.add_argument("--pretrain-set", action="append", default=[], metavar="KEY=VALUE",
                    help="a config override for the pretraining stage (repeatable), e.g. "
                         "ssl.model_kwargs.w_koleo=0 for the real-scan recipe without KoLeo")
@@ -703,8 +707,11 @@ def main(argv: list[str] | None = None) -> int:
             baseline = json.loads((out / "baseline.json").read_text(encoding="utf-8"))
     few: dict[str, Any] = {}
     if "fewshot" in stages and args.label_maps is not None:
+        inits = tuple(i for i in args.fewshot_inits.split(",") if i)
+        if not inits or set(inits) - {"pretrained", "scratch"}:
+            p.error(f"--fewshot-inits takes pretrained and/or scratch, not {args.fewshot_inits!r}")
         few = fewshot_individual(out, pre_bundle, [*preset["fewshot"], *common], sizes, seeds, args.label_maps,
-                                 eval_device)
+                                 eval_device, inits)
         (out / "fewshot.json").write_text(json.dumps(few, indent=1), encoding="utf-8")
     elif "fewshot" in stages:
         few = fewshot(out, pre_bundle, [*preset["fewshot"], *common], sizes, seeds, eval_device)

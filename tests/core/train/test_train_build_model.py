@@ -119,7 +119,7 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     assert card["training_data"]["structures"][0]["steps"] == 2  # the record of the run that is gone
     # a fresh chain refuses to start from a model that is no longer the hippocampus-only one
     for name in (*chain, "seg"):
-        shutil.rmtree(out / name)
+        shutil.rmtree(out / name, ignore_errors=True)  # the first two are gone already
     again = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
     assert again.returncode != 0 and "hippocampus-only" in (again.stdout + again.stderr)
