@@ -431,16 +431,15 @@ class SetupForm(QWidget):
         if self.task_key != "seg" or not labelled or not self.init_path:
             return []
         from volta_core.contracts.model_card import BundleError, read_card
-        from volta_core.contracts.prediction import EXTRA_STRUCTURES
+        from volta_core.contracts.prediction import segmented_structures
+        from volta_core.data.validate import seg_structures
 
         try:
             n = read_card(self.init_path).segmentation_classes
         except (BundleError, OSError, ValueError):
             return []
-        segmented = ["hippocampus", *EXTRA_STRUCTURES[: max(0, (n - 3) // 2)]]
-        if len(segmented) <= len(labelled) or segmented[: len(labelled)] != list(labelled):
-            return []
-        return [s.replace("_", " ") for s in segmented[len(labelled):]]
+        structures, annotated = seg_structures(list(labelled), segmented_structures(n))
+        return [s.replace("_", " ") for s in structures[len(labelled):]] if annotated else []
 
     def set_estimator(self, estimator: Any) -> None:
         """``estimator(spec, n_train, batch_size) -> (seconds | None, source text)``."""

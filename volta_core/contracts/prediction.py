@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["EXTRA_STRUCTURES", "HEAD_LABELS", "INTENDED_USE", "LABEL_NAMES", "LEFT", "NOT_TRAINED", "RIGHT", "ClassResult",
            "ModelInfo", "Prediction", "QualityReport", "asymmetry_index", "hippocampal_occupancy",
-           "label_names_for", "label_volumes_ml"]
+           "label_names_for", "label_volumes_ml", "segmented_structures"]
 
 LEFT, RIGHT = 1, 2
 #: class id -> name of the hippocampus label map (predicted, corrected, exported)
@@ -144,10 +144,16 @@ class Prediction:
         }
 
 
+def segmented_structures(n_classes: int) -> list[str]:
+    """The structures a segmentation of ``n_classes`` classes holds, in class order: background, then
+    left/right of the hippocampus (1/2) and of each of :data:`EXTRA_STRUCTURES` (3/4, 5/6)."""
+    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]]
+
+
 def label_names_for(n_classes: int) -> dict[int, str]:
     """Class names of a segmentation with ``n_classes`` classes (hippocampus, then the extras)."""
     names = dict(LABEL_NAMES)
-    for k, structure in enumerate(EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]):
+    for k, structure in enumerate(segmented_structures(n_classes)[1:]):
         label = structure.replace("_", " ")
         names[3 + 2 * k], names[4 + 2 * k] = f"left {label}", f"right {label}"
     return names
@@ -164,7 +170,7 @@ def label_volumes_ml(labels: np.ndarray, affine: np.ndarray, n_classes: int = 3)
     counts = np.bincount(labels.ravel(), minlength=max(3, n_classes))
     left, right = float(counts[1]) * voxel_ml, float(counts[2]) * voxel_ml
     out = {"left": left, "right": right, "total": left + right}
-    for k, structure in enumerate(EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]):
+    for k, structure in enumerate(segmented_structures(n_classes)[1:]):
         out[f"{structure}_left"] = float(counts[3 + 2 * k]) * voxel_ml
         out[f"{structure}_right"] = float(counts[4 + 2 * k]) * voxel_ml
     return out

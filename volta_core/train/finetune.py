@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from volta_core.config import FinetuneConfig, init_card, to_dict
-from volta_core.contracts.model_card import ModelCard
-from volta_core.contracts.prediction import EXTRA_STRUCTURES
+from volta_core.contracts.model_card import BundleError, ModelCard
+from volta_core.contracts.prediction import segmented_structures
 from volta_core.data.augment import supervised_augmentations
 from volta_core.data.collate import supervised_collate
 from volta_core.data.datasets import PreparedVolumes, SupervisedDataset
@@ -29,7 +29,7 @@ from volta_core.data.labels import LABEL_NAMES
 from volta_core.data.prepare import card_input
 from volta_core.data.records import SampleRecord
 from volta_core.data.synth.volumes import SynthVolumes, synth_volumes
-from volta_core.data.validate import ValidationReport, mask_structures, validate_dataset
+from volta_core.data.validate import ValidationReport, mask_structures, seg_structures, validate_dataset
 from volta_core.model.bundle import save_bundle
 from volta_core.model.optim_groups import freeze_encoder
 from volta_core.train import distributed as D
@@ -142,22 +142,11 @@ def start_structures(init: str | Path) -> list[str]:
     card = init_card(init) if init else None
     if card is None or not ((card.get("heads") or {}).get("segmentation") or {}).get("trained"):
         return []
-    arch = card.get("architecture") or {}
-    n = int((arch.get("decoder") or {}).get("num_classes", arch.get("num_classes", 0)) or 0)
-    return ["hippocampus", *EXTRA_STRUCTURES[: max(0, (n - 3) // 2)]] if n >= 3 else []
-
-
-def seg_structures(found: list[str], start: list[str]) -> tuple[list[str], list[str] | None]:
-    """What a fine-tune on real masks segments, and which of those its masks annotate.
-
-    Masks holding fewer structures than the starting model segments (hippocampus-only masks from
-    another tool, for the 7-class shipped model) keep the starting model's structures: cutting its
-    output layer down would throw away what it knows of the others (and measured on the held-out case
-    of the lab-loop test, the cut start scored Dice 0.16). Returns ``(structures, annotated)``;
-    ``annotated`` is ``None`` when the masks label every structure."""
-    if len(start) > len(found) and start[: len(found)] == found:
-        return list(start), list(found)
-    return list(found), None
+    try:
+        n = ModelCard.from_dict(card).segmentation_classes
+    except BundleError:
+        return []
+    return segmented_structures(n) if n >= 3 else []
 
 
 def class_weights(labels: list[int], n_classes: int = 2) -> torch.Tensor:

@@ -30,7 +30,7 @@ from volta_core.data.synth import intensity as inten
 from volta_core.data.synth.sources import label_map_specs
 from volta_core.infer.predictor import Predictor
 from volta_core.io import Volume
-from volta_core.contracts.prediction import EXTRA_STRUCTURES
+from volta_core.contracts.prediction import segmented_structures
 from volta_core.train.metrics import segmentation_metrics
 
 CONTRASTS = ("t1", "random")
@@ -88,7 +88,7 @@ def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts
     """
     predictor = Predictor.from_bundle(bundle, device)
     n_classes = predictor.card.segmentation_classes
-    structures = ("hippocampus",) + EXTRA_STRUCTURES[: max(0, (n_classes - 3) // 2)]
+    structures = tuple(segmented_structures(n_classes))
     specs = [s for s in label_map_specs(label_maps) if s.subset == "individual_heldout"]
     if limit:
         specs = specs[:limit]

@@ -13,7 +13,8 @@ from volta_core.config import FinetuneConfig, adopt_init_settings, from_dict, to
 from volta_core.contracts.model_card import ModelCard
 from volta_core.model.bundle import load_bundle, save_bundle
 from volta_core.model.networks import build_segmenter
-from volta_core.train.finetune import run_finetune, seg_loss, seg_structures, start_structures
+from volta_core.data.validate import seg_structures
+from volta_core.train.finetune import run_finetune, seg_loss, start_structures
 
 ALL = ["hippocampus", "amygdala", "inferior_lateral_ventricle"]
 
