@@ -25,7 +25,7 @@ Design, for scans with or without skull and with thick slices:
    randomly contrasted scan (a synthetic random-contrast head: 0.30 aligned vs 0.15 at a fit
    20 mm off, where NCC gave 0.16 vs 0.10 and picked the wrong fit). Scans are assumed to
    be roughly upright in the scanner frame (superior = +z), as real acquisitions are.
-5. **Contrast-agnostic refit.** When the best mutual-information fit still scores below
+5. **Contrast-agnostic refit.** When the finished mutual-information fit still scores below
    ``ratio_refit_below``, the similarity is fitted again by maximising the quality score itself
    (:mod:`~volta_core.preprocess.register_ratio`), from a grid of starts ranked on 6 mm copies,
    and the better fit is kept. In a scan whose every structure has its own intensity, mutual
@@ -106,10 +106,12 @@ class RegistrationSettings:
             ``search_pitch_deg``, and the best of all is kept: heads tilted 30-50 degrees in the
             scanner (chin down or up) are otherwise fitted several mm off.
         search_pitch_deg: pitch angles (degrees, about the left-right axis) of that search.
-        ratio_refit_below: when the best mutual-information fit still scores below this, the
-            similarity is fitted again by maximising the quality score itself (the correlation
-            ratio, :mod:`~volta_core.preprocess.register_ratio`) from the head-top guesses, the
-            centre of the field of view and that fit; the better of the two is kept. Scans
+        ratio_refit_below: when the mutual-information fit (in ``"affine"`` mode: after its affine
+            stage) still scores below this, the similarity is fitted again by maximising the
+            quality score itself (the correlation ratio, :mod:`~volta_core.preprocess.register_ratio`)
+            from the head-top guesses, the centre of the field of view and the similarity fit;
+            the better of the two is kept (real T1s whose affine stage lifts them above the
+            limit keep their affine fit and its eTIV). Scans
             whose structures each have their own contrast (no T1, no T2) need it. That fit stays
             a similarity in ``"affine"`` mode: mutual information pulls it away again, and the
             score alone over 12 parameters shears it (4 held-out random-contrast heads: the
@@ -486,27 +488,30 @@ def register_to_template(
                 best = (quality, fitted, metric, iterations, converged, best[5])
             if quality >= settings.accept_quality:
                 break
-    fitted_by = "mutual_information"
-    if best[0] < settings.ratio_refit_below:  # no T1/T2-like contrast? fit the quality score itself
-        fov_center = (volume.affine @ np.append((np.asarray(volume.shape) - 1) / 2.0, 1.0))[:3]
-        bases = [cap_center - fixed_center, fov_center - np.asarray(template.brain_center_mm)]
-        scales = (1.0,) if mode == "rigid" else settings.ratio_search_scales
-        starts = _ratio_starts(bases, transform_to_ras_matrix(best[1]), np.asarray(fixed_center), settings, scales)
-        fit: RatioFit = refit_by_correlation_ratio(fixed, brain, template.mask.affine, moving, starts,
-                                                   shrink_factors=settings.shrink_factors, with_scale=mode != "rigid")
-        ratio_quality = scorer(moving, fit.template_to_scan)
-        if ratio_quality > best[0]:
-            transform = _centred_affine(fit.template_to_scan, center_lps)
-            metric = _mutual_information(fixed, moving, fixed_mask, transform, settings.histogram_bins)
-            best = (ratio_quality, transform, metric, fit.evaluations, fit.converged, best[5])
-            fitted_by = "correlation_ratio"
     quality, transform, metric, iterations, converged, translation_ras = best
-    if mode == "affine" and fitted_by == "mutual_information":
-        second = _centred_affine(transform_to_ras_matrix(transform), center_lps)
+    similarity = transform
+    if mode == "affine":
+        second = sitk.AffineTransform(3)
+        second.SetCenter(center_lps)
+        second.SetMatrix(transform.GetMatrix())
+        second.SetTranslation(transform.GetTranslation())
         transform, metric, iterations, converged = _run_stage(
             fixed, moving, fixed_mask, second, settings, levels=settings.affine_levels
         )
         quality = scorer(moving, transform_to_ras_matrix(transform))
+    fitted_by = "mutual_information"
+    if quality < settings.ratio_refit_below:  # no T1/T2-like contrast? fit the quality score itself
+        fov_center = (volume.affine @ np.append((np.asarray(volume.shape) - 1) / 2.0, 1.0))[:3]
+        bases = [cap_center - fixed_center, fov_center - np.asarray(template.brain_center_mm)]
+        scales = (1.0,) if mode == "rigid" else settings.ratio_search_scales
+        starts = _ratio_starts(bases, transform_to_ras_matrix(similarity), np.asarray(fixed_center), settings, scales)
+        fit: RatioFit = refit_by_correlation_ratio(fixed, brain, template.mask.affine, moving, starts,
+                                                   shrink_factors=settings.shrink_factors, with_scale=mode != "rigid")
+        ratio_quality = scorer(moving, fit.template_to_scan)
+        if ratio_quality > quality:  # a similarity, also in affine mode (settings, ratio_refit_below)
+            transform = _centred_affine(fit.template_to_scan, center_lps)
+            metric = _mutual_information(fixed, moving, fixed_mask, transform, settings.histogram_bins)
+            quality, iterations, converged, fitted_by = ratio_quality, fit.evaluations, fit.converged, "correlation_ratio"
     template_to_scan = transform_to_ras_matrix(transform)
     return RegistrationResult(
         template_to_scan=template_to_scan,
