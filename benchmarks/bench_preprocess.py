@@ -12,6 +12,9 @@ Stages (median of ``--repeats`` runs after one warm-up):
 - reorient: exact RAS reorientation of the 256^3 array (a standalone step; the pipeline folds
   it into its single resampling),
 - register: affine registration to the template (SimpleITK, 2 threads),
+- register (no T1 contrast): the same for a head whose every structure has its own random
+  intensity (fsaverage's aseg with skull and scalp shells, ``tests/core/preprocess/synthetic.py``),
+  which mutual information fits poorly, so the correlation-ratio refit runs too,
 - resample+crop+normalise: the one trilinear resampling onto the model grid and percentile
   normalisation in the template brain mask (``preprocess`` given the registration),
 - inverse labels: a hippocampus-sized label map back to 256^3,
@@ -77,6 +80,10 @@ def main() -> None:
 
     scan, description = load_scan()
     template = load_template()
+    from tests.core.preprocess.synthetic import fsaverage_whole_head_labels, per_structure_contrast
+
+    scrambled = per_structure_contrast(*fsaverage_whole_head_labels(), seed=5)
+    scrambled_fit = None
     rss_loaded = peak_rss_mb()
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
@@ -93,6 +100,7 @@ def main() -> None:
         timed("reorient (exact, standalone)", lambda: reorient_to_ras(scan))
         registration = timed("register", lambda: register_to_template(scan, template))
         quality = registration.quality
+        scrambled_fit = timed("register (no T1 contrast)", lambda: register_to_template(scrambled, template))
         result = timed(
             "resample+crop+normalise", lambda: preprocess(scan, spec, template=template, registration=registration)
         )
@@ -109,6 +117,8 @@ def main() -> None:
     cpu["preprocess total"] = [a + b for a, b in zip(cpu["register"], cpu["resample+crop+normalise"])]
     print(f"scan: {description}, shape {scan.shape}, spacing {scan.spacing}, {''.join(scan.orientation)}")
     print(f"model grid: {spec.size} at {spec.spacing} mm; registration quality {quality:.3f}")
+    if scrambled_fit is not None:
+        print(f"no-T1-contrast head: quality {scrambled_fit.quality:.3f}, kept fit: {scrambled_fit.fitted_by}")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f} (shared machine: CPU s is the steadier figure)"

@@ -185,3 +185,33 @@ def synthetic_head(
     rng = np.random.default_rng(seed)
     image = image + noise * rng.standard_normal(shape).astype(np.float32)
     return SyntheticHead(Volume(np.clip(image, 0, None), affine), labels)
+
+
+def fsaverage_whole_head_labels() -> tuple[np.ndarray, np.ndarray]:
+    """fsaverage's aseg (the sample scan's own space) with three extra-cerebral shells (CSF, skull,
+    scalp), as whole-head label maps have: ``(labels, affine)``."""
+    import nibabel as nib
+
+    from volta_core.data.synth.sources import builtin_specs
+
+    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
+    image = nib.load(str(aseg))
+    labels = np.asarray(image.dataobj).astype(np.int32)
+    brain = labels > 0
+    csf = ndimage.binary_dilation(brain, iterations=3)
+    skull = ndimage.binary_dilation(csf, iterations=5)
+    scalp = ndimage.binary_dilation(skull, iterations=6)
+    labels[csf & ~brain], labels[skull & ~csf], labels[scalp & ~skull] = 901, 902, 903
+    return labels, image.affine.astype(np.float64)
+
+
+def per_structure_contrast(labels: np.ndarray, affine: np.ndarray, seed: int) -> Volume:
+    """Each label its own random brightness (dark background), noise, slight blur: a head with no
+    T1- or T2-like contrast (seed 5 on :func:`fsaverage_whole_head_labels` is one that mutual
+    information fits 3 mm off and the correlation-ratio refit takes over)."""
+    rng = np.random.default_rng(seed)
+    ids = np.unique(labels)
+    brightness = rng.uniform(0.0, 1.0, ids.size)
+    brightness[ids == 0] = 0.0
+    data = brightness[np.searchsorted(ids, labels)] + rng.normal(0.0, 0.02, labels.shape)
+    return Volume(ndimage.gaussian_filter(data.astype(np.float32), 0.6), affine)

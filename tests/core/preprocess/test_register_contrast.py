@@ -4,13 +4,11 @@ well it explains the template (correlation ratio), not by a correlation that onl
 
 from __future__ import annotations
 
-import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from scipy import ndimage
+from tests.core.preprocess.synthetic import fsaverage_whole_head_labels, per_structure_contrast
 
-from volta_core.data.synth.sources import builtin_specs
 from volta_core.io import load_volume, sample_scan_path
 from volta_core.io.volume import Volume
 from volta_core.preprocess.register import (
@@ -60,27 +58,7 @@ POINTS = np.array([[0, -20, -15, 1], [30, -20, -15, 1], [-30, -20, -15, 1]], dty
 
 @pytest.fixture(scope="module")
 def whole_head_labels() -> tuple[np.ndarray, np.ndarray]:
-    """fsaverage's aseg (the sample scan's own space) with three extra-cerebral shells (CSF, skull,
-    scalp), as whole-head label maps have."""
-    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
-    image = nib.load(str(aseg))
-    labels = np.asarray(image.dataobj).astype(np.int32)
-    brain = labels > 0
-    csf = ndimage.binary_dilation(brain, iterations=3)
-    skull = ndimage.binary_dilation(csf, iterations=5)
-    scalp = ndimage.binary_dilation(skull, iterations=6)
-    labels[csf & ~brain], labels[skull & ~csf], labels[scalp & ~skull] = 901, 902, 903
-    return labels, image.affine.astype(np.float64)
-
-
-def per_structure_contrast(labels: np.ndarray, affine: np.ndarray, seed: int) -> Volume:
-    """Each label its own random brightness (dark background), noise, slight blur."""
-    rng = np.random.default_rng(seed)
-    ids = np.unique(labels)
-    brightness = rng.uniform(0.0, 1.0, ids.size)
-    brightness[ids == 0] = 0.0
-    data = brightness[np.searchsorted(ids, labels)] + rng.normal(0.0, 0.02, labels.shape)
-    return Volume(ndimage.gaussian_filter(data.astype(np.float32), 0.6), affine)
+    return fsaverage_whole_head_labels()
 
 
 @pytest.fixture(scope="module")
