@@ -111,8 +111,8 @@ class RegistrationSettings:
             quality score itself (the correlation ratio, :mod:`~volta_core.preprocess.register_ratio`)
             from the head-top guesses, the centre of the field of view and the similarity fit;
             the better of the two is kept (real T1s whose affine stage lifts them above the
-            limit keep their affine fit and its eTIV). Scans
-            whose structures each have their own contrast (no T1, no T2) need it. That fit stays
+            limit keep their affine fit and its eTIV). Scans whose structures each have their
+            own contrast (no T1, no T2) need it. That fit stays
             a similarity in ``"affine"`` mode: mutual information pulls it away again, and the
             score alone over 12 parameters shears it (4 held-out random-contrast heads: the
             hippocampus 5-7 mm further off than with the similarity).
@@ -380,19 +380,6 @@ def _ratio_starts(bases: list[np.ndarray], fitted: np.ndarray, center: np.ndarra
     return starts
 
 
-def _centred_affine(template_to_scan: np.ndarray, center_lps: tuple[float, float, float]) -> sitk.AffineTransform:
-    """The SimpleITK transform of a RAS matrix, with its centre of rotation at ``center_lps``
-    (``T(x) = M (x - c) + c + t``), as the affine stage expects."""
-    plain = ras_matrix_to_transform(template_to_scan)
-    matrix = np.asarray(plain.GetMatrix()).reshape(3, 3)
-    center = np.asarray(center_lps)
-    transform = sitk.AffineTransform(3)
-    transform.SetCenter(center_lps)
-    transform.SetMatrix(plain.GetMatrix())
-    transform.SetTranslation(tuple(float(v) for v in np.asarray(plain.GetTranslation()) + matrix @ center - center))
-    return transform
-
-
 def register_to_template(
     volume: Volume,
     template: Template,
@@ -509,7 +496,7 @@ def register_to_template(
                                                    shrink_factors=settings.shrink_factors, with_scale=mode != "rigid")
         ratio_quality = scorer(moving, fit.template_to_scan)
         if ratio_quality > quality:  # a similarity, also in affine mode (settings, ratio_refit_below)
-            transform = _centred_affine(fit.template_to_scan, center_lps)
+            transform = ras_matrix_to_transform(fit.template_to_scan)
             metric = _mutual_information(fixed, moving, fixed_mask, transform, settings.histogram_bins)
             quality, iterations, converged, fitted_by = ratio_quality, fit.evaluations, fit.converged, "correlation_ratio"
     template_to_scan = transform_to_ras_matrix(transform)

@@ -8,8 +8,8 @@ and the neck even from a start within 3 mm (4 held-out synthetic heads: 9-50 mm 
 0.15-0.19 against 0.28-0.38 at the T1 fit of the same head).
 
 The correlation ratio of the *template given the scan* (:func:`correlation_ratio`) has
-no such term: the template's samples are fixed (its brain, dilated by a band of background), and
-it scores how well *any* mapping of the scan's intensities predicts them. It is the registration
+no such term: the template's samples are fixed (the inside of its brain, as the quality score
+takes them), and it scores how well *any* mapping of the scan's intensities predicts them. It is the registration
 quality score, so here it is optimised directly, with Powell's method over a similarity
 transform (rotation, translation, isotropic scale), coarse (6 mm) then fine (3 mm).
 """
@@ -31,7 +31,9 @@ _UNITS = np.array([4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 0.04])
 
 
 def correlation_ratio(target: np.ndarray, predictor: np.ndarray, bins: int = 32) -> float:
-    """eta of ``target`` given ``predictor`` (bins at predictor quantiles), in [0, 1]."""
+    """eta of ``target`` given ``predictor``: sqrt of the share of target variance explained by the
+    mean of target in each predictor bin (bins at predictor quantiles), in [0, 1]. Any mapping of
+    the predictor's intensities counts, not only a linear one; eta >= |Pearson r|."""
     total = float(target.var())
     if total <= 0 or predictor.size < 4 * bins:
         return 0.0
@@ -46,7 +48,8 @@ def correlation_ratio(target: np.ndarray, predictor: np.ndarray, bins: int = 32)
 
 
 class _Level:
-    """The template's samples on one grid (brain dilated by ``band`` voxels) and the scan to warp."""
+    """The template's samples on one grid (its brain mask dilated or eroded by ``band_mm``) and the
+    scan to warp, block-averaged to about that grid's spacing."""
 
     def __init__(self, fixed: sitk.Image, brain: np.ndarray, brain_affine: np.ndarray, factor: int,
                  moving: sitk.Image, band_mm: float) -> None:
