@@ -48,6 +48,7 @@ from volta_core.io.volume import Volume
 from volta_core.preprocess.normalize import foreground_mask
 from volta_core.preprocess.register_ratio import (
     RatioFit,
+    compose_similarity,
     correlation_ratio,
     refit_by_correlation_ratio,
 )
@@ -112,10 +113,10 @@ class RegistrationSettings:
             from the head-top guesses, the centre of the field of view and the similarity fit;
             the better of the two is kept (real T1s whose affine stage lifts them above the
             limit keep their affine fit and its eTIV). Scans whose structures each have their
-            own contrast (no T1, no T2) need it. That fit stays
-            a similarity in ``"affine"`` mode: mutual information pulls it away again, and the
-            score alone over 12 parameters shears it (4 held-out random-contrast heads: the
-            hippocampus 5-7 mm further off than with the similarity).
+            own contrast (no T1, no T2) need it. That fit stays a similarity in ``"affine"``
+            mode: mutual information pulls it away again, and the score alone over 12 parameters
+            shears it (4 held-out random-contrast heads: the hippocampus 5-7 mm further off than
+            with the similarity).
         ratio_search_mm: A-P and S-I shifts (mm; L-R: -10, 0, 10) of the head-top and the
             field-of-view-centre guesses, ranked by the score on 6 mm copies before that fit.
         ratio_search_scales: head scales tried with each of those guesses (and pitches of -15,
@@ -356,28 +357,13 @@ def _translation(translation_ras: np.ndarray) -> np.ndarray:
 def _ratio_starts(bases: list[np.ndarray], fitted: np.ndarray, center: np.ndarray,
                   settings: RegistrationSettings, scales: tuple[float, ...]) -> list[np.ndarray]:
     """Starts of the correlation-ratio refit: the translation guesses shifted over a grid, each
-    with the head pitched and scaled by ``scales`` (about ``center``, template RAS mm), and
-    the mutual-information fit shifted over the same grid."""
+    with the head pitched by -15, 0 and 15 degrees and scaled by ``scales`` (about ``center``,
+    template RAS mm), and the mutual-information fit shifted over the same grid."""
     shifts = [np.array([dx, dy, dz]) for dx in (-10.0, 0.0, 10.0) for dy in settings.ratio_search_mm
               for dz in settings.ratio_search_mm]
-    linear = []
-    for pitch in (-15.0, 0.0, 15.0):
-        c, s = np.cos(np.deg2rad(pitch)), np.sin(np.deg2rad(pitch))
-        rotation = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-        linear += [rotation * scale for scale in scales]
-    starts = []
-    for m in linear:
-        for base in bases:
-            for shift in shifts:
-                start = np.eye(4)
-                start[:3, :3] = m
-                start[:3, 3] = center - m @ center + base + shift
-                starts.append(start)
-    for shift in shifts:
-        start = fitted.copy()
-        start[:3, 3] += shift
-        starts.append(start)
-    return starts
+    starts = [compose_similarity(_translation(base + shift), center, (pitch, 0, 0, 0, 0, 0, np.log(scale)))
+              for pitch in (-15.0, 0.0, 15.0) for scale in scales for base in bases for shift in shifts]
+    return starts + [_translation(shift) @ fitted for shift in shifts]
 
 
 def register_to_template(

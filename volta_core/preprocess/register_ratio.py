@@ -85,9 +85,10 @@ class RatioFit:
     converged: bool
 
 
-def _compose(start: np.ndarray, center: np.ndarray, params: np.ndarray) -> np.ndarray:
+def compose_similarity(start: np.ndarray, center: np.ndarray, params: Sequence[float]) -> np.ndarray:
     """``start`` after a similarity about ``center`` (template RAS mm): ``params`` are the rotation
     vector (degrees), translation (mm) and log scale."""
+    params = np.asarray(params, dtype=np.float64)
     delta = np.eye(4)
     delta[:3, :3] = Rotation.from_rotvec(np.deg2rad(params[:3])).as_matrix() * float(np.exp(params[6]))
     delta[:3, 3] = center - delta[:3, :3] @ center + params[3:6]
@@ -128,7 +129,7 @@ def refit_by_correlation_ratio(fixed: sitk.Image, brain: np.ndarray, brain_affin
         fits = []
         for start in candidates[: max(1, keep[min(level_index, len(keep) - 1)])]:
             def matrix(x: np.ndarray, _start: np.ndarray = start) -> np.ndarray:
-                return _compose(_start, center, np.append(x, 0.0)[:7] * _UNITS)
+                return compose_similarity(_start, center, np.append(x, 0.0)[:7] * _UNITS)
 
             def cost(x: np.ndarray, _matrix=matrix, _level: _Level = level) -> float:  # noqa: ANN001
                 return -_level.score(_matrix(x))
