@@ -205,6 +205,7 @@ class FinetuneConfig:
     init: str = ""  # pretrained bundle or pretrain run folder
     mode: str = "full"  # full | linear (frozen encoder, linear probe)
     seg_feature_size: int = 16  # UNETR decoder channels at full resolution (8 halves CPU cost)
+    seg_image_pyramid: bool = False  # decoder: image features at every level, not only full resolution
     layer_decay: float = 0.75
     batch_size: int = 2
     epochs: int = 20
@@ -447,6 +448,8 @@ def card_settings(card: dict[str, Any]) -> dict[str, Any]:
     decoder = arch.get("decoder") or {}
     if isinstance(decoder.get("feature_size"), int):
         out["seg_feature_size"] = int(decoder["feature_size"])
+    if isinstance(decoder.get("image_pyramid"), bool):
+        out["seg_image_pyramid"] = decoder["image_pyramid"]
     return out
 
 

@@ -223,6 +223,8 @@ def estimate_parameters(arch: dict[str, Any], input_size: list[int]) -> tuple[in
         widths = [feat * 2**j for j in range(levels)] + [dim]
         # per level: two 3^3 convolutions and a 2^3 up-convolution, plus the token skips
         params += sum(27 * 3 * w * w + 8 * w * widths[j + 1] + 8 * dim * w * j for j, w in enumerate(widths[:-1]))
+        if sections["decoder"].get("image_pyramid"):  # per level 1..k-1: a strided conv, a conv block, a 1^3 join
+            params += sum(8 * widths[j - 1] * w + 55 * w * w for j, w in enumerate(widths[:-1]) if j)
     elif kind == "classifier":
         hidden_dim = sections["head"].get("hidden_dim")
         if hidden_dim is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -98,6 +99,18 @@ def load_bundle(path: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
     return card, state
 
 
+def _decoder(encoder: torch.nn.Module, dec: dict[str, Any], num_classes: Any) -> torch.nn.Module:
+    """The UNETR decoder a card's ``architecture.decoder`` entry describes, for ``encoder``."""
+    from volta_core.model.heads.seg_decoder import UNETRDecoder3D
+
+    pyramid = dec.get("image_pyramid", False)
+    if not isinstance(pyramid, bool):
+        raise ValueError(f"decoder.image_pyramid must be true or false, got {pyramid!r}")
+    return UNETRDecoder3D(encoder.embed_dim, encoder.patch_size, encoder.in_chans, int(num_classes),
+                          int(dec.get("feature_size", 16)), tuple(dec.get("tap_layers", encoder.out_indices)),
+                          pyramid)
+
+
 def build_model(card: ModelCard) -> torch.nn.Module:
     """Rebuild the (untrained) network a card describes; load the bundle's state into it.
 
@@ -106,7 +119,6 @@ def build_model(card: ModelCard) -> torch.nn.Module:
     """
     from volta_core.model.networks import VoltaClassifier, VoltaSegmenter
     from volta_core.model.heads.classifier import ClassificationHead
-    from volta_core.model.heads.seg_decoder import UNETRDecoder3D
     from volta_core.model.vit3d import build_encoder
 
     arch = card.architecture
@@ -114,18 +126,12 @@ def build_model(card: ModelCard) -> torch.nn.Module:
         encoder = build_encoder(arch["encoder"], **arch.get("overrides", {}))
         kind = arch.get("model", "encoder")
         if kind == "segmenter":
-            dec = arch.get("decoder", {})
-            decoder = UNETRDecoder3D(encoder.embed_dim, encoder.patch_size, encoder.in_chans,
-                                     int(arch.get("num_classes", 3)), int(dec.get("feature_size", 16)),
-                                     tuple(dec.get("tap_layers", encoder.out_indices)))
-            return VoltaSegmenter(encoder, decoder)
+            return VoltaSegmenter(encoder, _decoder(encoder, arch.get("decoder", {}), arch.get("num_classes", 3)))
         if kind == "multitask":
             from volta_core.model.networks import VoltaMultiTask
 
             dec = arch.get("decoder")
-            decoder = None if not dec else UNETRDecoder3D(
-                encoder.embed_dim, encoder.patch_size, encoder.in_chans, int(dec.get("num_classes", 3)),
-                int(dec.get("feature_size", 16)), tuple(dec.get("tap_layers", encoder.out_indices)))
+            decoder = None if not dec else _decoder(encoder, dec, dec.get("num_classes", 3))
             heads = {name: ClassificationHead(encoder.embed_dim, int(h.get("num_classes", 2)),
                                               bool(h.get("use_patch_mean", True)), h.get("hidden_dim"))
                      for name, h in (arch.get("heads") or {}).items()}

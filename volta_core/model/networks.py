@@ -138,6 +138,7 @@ def build_segmenter(
     encoder: str | VisionTransformer3D = "vit3d_tiny",
     num_classes: int = 3,
     feature_size: int = 16,
+    image_pyramid: bool = False,
     **encoder_overrides: Any,
 ) -> VoltaSegmenter:
     """Encoder (preset name or module) + UNETR decoder tapping the encoder's ``out_indices``.
@@ -146,6 +147,7 @@ def build_segmenter(
         encoder: Preset name (see ``ENCODERS.names()``) or a built encoder.
         num_classes: Segmentation classes.
         feature_size: Decoder full-resolution channels.
+        image_pyramid: Decoder image features at every level (:class:`UNETRDecoder3D`).
         **encoder_overrides: Passed to the preset when ``encoder`` is a name.
     """
     enc = build_encoder(encoder, **encoder_overrides) if isinstance(encoder, str) else encoder
@@ -155,7 +157,8 @@ def build_segmenter(
             f"encoder out_indices {enc.out_indices} has fewer than the {k} taps patch {enc.patch_size} needs."
         )
     taps = enc.out_indices[-k:]  # the deepest k tapped blocks
-    dec = UNETRDecoder3D(enc.embed_dim, enc.patch_size, enc.in_chans, num_classes, feature_size, taps)
+    dec = UNETRDecoder3D(enc.embed_dim, enc.patch_size, enc.in_chans, num_classes, feature_size, taps,
+                         image_pyramid)
     return VoltaSegmenter(enc, dec)
 
 

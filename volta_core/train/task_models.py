@@ -34,9 +34,11 @@ def build_task_model(cfg: FinetuneConfig) -> tuple[torch.nn.Module, dict[str, An
     arch: dict[str, Any] = {"encoder": cfg.model.encoder, "overrides": dict(encoder.config)}
     if cfg.task == "seg":
         n_classes = 1 + 2 * len(cfg.synth.structures)
-        model = build_segmenter(encoder, num_classes=n_classes, feature_size=cfg.seg_feature_size)
+        model = build_segmenter(encoder, num_classes=n_classes, feature_size=cfg.seg_feature_size,
+                                image_pyramid=cfg.seg_image_pyramid)
         arch.update(model="segmenter", num_classes=n_classes,
-                    decoder={"feature_size": cfg.seg_feature_size, "tap_layers": list(model.decoder.tap_layers)})
+                    decoder={"feature_size": cfg.seg_feature_size, "tap_layers": list(model.decoder.tap_layers),
+                             "image_pyramid": cfg.seg_image_pyramid})
     else:
         model = build_classifier(encoder, num_classes=2)
         arch.update(model="classifier", num_classes=2, head={"use_patch_mean": True, "hidden_dim": None})

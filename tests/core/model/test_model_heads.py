@@ -85,6 +85,30 @@ def test_unetr_missing_layers_and_size_mismatch() -> None:
         dec(torch.randn(1, 1, 16, 16, 24), enc(x))
 
 
+def test_unetr_image_pyramid_starts_as_the_plain_decoder_and_then_opens() -> None:
+    """The pyramid's features join through 1^3 convolutions that start at zero: a plain decoder's
+    state loads into a pyramid decoder and gives the same logits; one step later the path is open."""
+    torch.manual_seed(0)
+    enc = _encoder(16, depth=4, taps=(1, 2, 3, 4))
+    plain = UNETRDecoder3D(24, 16, num_classes=3, feature_size=4, tap_layers=(1, 2, 3, 4))
+    pyramid = UNETRDecoder3D(24, 16, num_classes=3, feature_size=4, tap_layers=(1, 2, 3, 4), image_pyramid=True)
+    result = pyramid.load_state_dict(plain.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(k.startswith(("image_down.", "image_merge.")) for k in result.missing_keys)
+    assert [m.block.conv1.out_channels for m in pyramid.image_down] == [8, 16, 32]  # levels 1..3
+    x = torch.randn(2, 1, 32, 32, 16)
+    feats = enc(x)
+    torch.testing.assert_close(pyramid(x, feats), plain(x, feats))
+    opt = torch.optim.SGD(pyramid.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        pyramid(x, enc(x)).square().mean().backward()
+        opt.step()
+    assert all(m.weight.abs().sum() > 0 for m in pyramid.image_merge)
+    assert pyramid.image_down[0].down[0].weight.grad.abs().sum() > 0  # the image path now learns
+    assert not torch.allclose(pyramid(x, feats), plain(x, feats))
+
+
 @pytest.mark.parametrize("use_patch_mean", [True, False])
 @pytest.mark.parametrize("hidden_dim", [None, 16])
 def test_classifier_shapes(use_patch_mean: bool, hidden_dim: int | None) -> None:

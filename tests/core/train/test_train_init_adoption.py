@@ -192,6 +192,30 @@ def test_a_segmentation_finetune_goes_on_from_the_trained_decoder(seg_data, tiny
     assert torch.allclose(state[weight], start[weight], atol=1e-6)  # lr ~ 0: still the starting decoder
 
 
+def test_a_decoder_with_the_image_pyramid_starts_where_the_plain_one_was(seg_data, tiny_bundle: Path,
+                                                                          tmp_path: Path) -> None:
+    """The recipe's part 6 (``seg_image_pyramid: true``) goes on from a bundle without the pyramid: every
+    tensor of the starting decoder is kept, the pyramid joins through zero-started convolutions (same
+    logits), the card records it, and a fine-tune from that bundle adopts it."""
+    from volta_core.model.bundle import load_model
+    from volta_core.train.finetune import run_finetune
+
+    cfg = finetune_cfg(seg_data, "seg", "steps=1", "optim.lr=1e-12", "optim.min_lr=0", "optim.warmup_steps=0")
+    cfg = from_dict(FinetuneConfig, adopt_init_settings(to_dict(cfg), tiny_bundle, ["seg_image_pyramid=true"]))
+    assert cfg.seg_image_pyramid
+    cfg.init = str(tiny_bundle)
+    res = run_finetune(cfg, tmp_path / "run", stream=None)
+    card, model = load_model(res.bundle)
+    _, start = load_model(tiny_bundle)
+    assert card.architecture["decoder"]["image_pyramid"] is True and model.decoder.image_pyramid
+    assert not start.decoder.image_pyramid and len(model.decoder.image_down) == 2  # patch 8: levels 1 and 2
+    x = torch.randn(1, 1, 32, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)["logits"], start(x)["logits"], atol=1e-4, rtol=1e-4)
+    again = from_dict(FinetuneConfig, adopt_init_settings(to_dict(finetune_cfg(seg_data, "seg")), res.bundle, []))
+    assert again.seg_image_pyramid  # the card's decoder, not the config file's default
+
+
 def test_a_decoder_for_more_structures_starts_with_the_hippocampus_classes(tiny_bundle: Path) -> None:
     from volta_core.train.task_models import init_task_head, starting_heads
 

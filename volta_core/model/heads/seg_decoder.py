@@ -4,6 +4,12 @@ Tapped encoder blocks are reshaped to 3D feature maps at 1/p resolution and brou
 up with transposed convolutions to the resolutions 1/2 ... 1/2^(k-1) (patch p = 2^k);
 a convolutional path on the image itself supplies full-resolution detail. The deepest
 tap is decoded upward, concatenating one skip per level, to logits at input size.
+
+With ``image_pyramid`` the image path goes on downward (strided convolutions, as a U-Net
+encoder) and adds its features to the token skips at levels 1 ... k-1, so those levels see
+the image at their own resolution instead of only tokens brought up from 1/p. Each addition
+passes a 1^3 convolution that starts at zero: a decoder without the pyramid loads into one
+with it and computes exactly what it computed before, and fine-tuning opens the path.
 """
 
 from __future__ import annotations
@@ -81,6 +87,28 @@ class UpBlock(nn.Module):
 
 
 @HEADS.register("unetr")
+class ImageDown(nn.Module):
+    """x1/2 strided convolution (InstanceNorm, LeakyReLU) and a residual conv block."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv3d(in_ch, out_ch, kernel_size=2, stride=2, bias=False),
+                                  nn.InstanceNorm3d(out_ch, affine=True), nn.LeakyReLU(0.01, inplace=True))
+        self.block = ConvBlock3D(out_ch, out_ch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (B, in_ch, D, H, W) -> (B, out_ch, D/2, H/2, W/2)
+        return self.block(self.down(x))
+
+
+def _zero_conv(ch: int) -> nn.Conv3d:
+    """1^3 convolution initialised to output zeros (the pyramid starts switched off)."""
+    conv = nn.Conv3d(ch, ch, kernel_size=1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
 class UNETRDecoder3D(nn.Module):
     """UNETR decoder producing per-voxel logits at input resolution.
 
@@ -99,6 +127,8 @@ class UNETRDecoder3D(nn.Module):
             full-resolution convolutions dominate and cost ~feature_size^2).
         tap_layers: 1-based encoder block indices, shallow to deep; the encoder must
             return them (``encoder(x, return_layers=decoder.tap_layers)``).
+        image_pyramid: Add image features computed at levels 1 ... k-1 (strided
+            convolutions from the full-resolution path) to the token skips there.
 
     Raises:
         ValueError: Patch not a power of two, wrong number of taps, non-positive sizes.
@@ -112,6 +142,7 @@ class UNETRDecoder3D(nn.Module):
         num_classes: int = 3,
         feature_size: int = 16,
         tap_layers: Sequence[int] = (3, 6, 9, 12),
+        image_pyramid: bool = False,
     ) -> None:
         super().__init__()
         for name, v in dict(encoder_dim=encoder_dim, in_chans=in_chans, num_classes=num_classes,
@@ -139,6 +170,11 @@ class UNETRDecoder3D(nn.Module):
             UpBlock(encoder_dim if j == k - 1 else chans[j + 1], chans[j]) for j in reversed(range(k))
         )
         self.out = nn.Conv3d(chans[0], num_classes, kernel_size=1)
+        self.image_pyramid = bool(image_pyramid)
+        if self.image_pyramid:
+            # level j (1..k-1): image features from level j-1's, added through a zero-started 1^3 conv
+            self.image_down = nn.ModuleList(ImageDown(chans[j - 1], chans[j]) for j in range(1, k))
+            self.image_merge = nn.ModuleList(_zero_conv(chans[j]) for j in range(1, k))
 
     @staticmethod
     def tokens_to_map(tokens: Tensor, grid: Sequence[int]) -> Tensor:
@@ -173,8 +209,13 @@ class UNETRDecoder3D(nn.Module):
         self._check(image, feats)
         # skips[j]: (B, fs*2^j, D/2^j, H/2^j, W/2^j) for j = 0..k-1
         skips = [self.image_path(image)]
+        level = skips[0]  # the image path at the current level (pyramid only)
         for j, tap in enumerate(self.tap_layers[:-1], start=1):
-            skips.append(self.token_skips[j - 1](self.tokens_to_map(feats.layers[tap], feats.grid)))
+            skip = self.token_skips[j - 1](self.tokens_to_map(feats.layers[tap], feats.grid))
+            if self.image_pyramid:
+                level = self.image_down[j - 1](level)
+                skip = skip + self.image_merge[j - 1](level)
+            skips.append(skip)
         # x: (B, D_enc, gD, gH, gW)
         x = self.tokens_to_map(feats.layers[self.tap_layers[-1]], feats.grid)
         for block, skip in zip(self.up_blocks, reversed(skips)):
