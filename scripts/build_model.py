@@ -36,12 +36,13 @@ so two processes given different ``--fewshot-seeds`` can share the work on two c
 stage runs:
 
 7. ``structures``: from the hippocampus model (``OUT/seg/bundle``, else the installed bundle while
-   it is still the hippocampus-only model), seven fine-tunes in a row on synthesis from the DK map
+   it is still the hippocampus-only model), eight fine-tunes in a row on synthesis from the DK map
    and the training maps, for hippocampus, amygdala and inferior lateral ventricle
    (``configs/recipe_seg_structures.yaml``, ``configs/recipe_seg_structures_refine.yaml``,
    ``configs/recipe_seg_structures_refine2.yaml``, ``configs/recipe_seg_structures_refine3.yaml``,
    ``configs/recipe_seg_structures_refine4.yaml``, then with the decoder's image pyramid
-   ``configs/recipe_seg_structures_pyramid.yaml`` and ``configs/recipe_seg_structures_pyramid2.yaml``);
+   ``configs/recipe_seg_structures_pyramid.yaml``, ``configs/recipe_seg_structures_pyramid2.yaml`` and
+   ``configs/recipe_seg_structures_pyramid3.yaml``);
    feature statistics, the fsaverage and the individual held-out tests; then the installed bundle
    becomes this model, its card updated (the sex head is dropped because the encoder changed: run
    ``scripts/build_sex_head.py --install`` next).
@@ -464,7 +465,8 @@ STRUCTURE_RUNS = (("structures", ROOT / "configs" / "recipe_seg_structures.yaml"
                   ("structures_refine3", ROOT / "configs" / "recipe_seg_structures_refine3.yaml"),
                   ("structures_refine4", ROOT / "configs" / "recipe_seg_structures_refine4.yaml"),
                   ("structures_pyramid", ROOT / "configs" / "recipe_seg_structures_pyramid.yaml"),
-                  ("structures_pyramid2", ROOT / "configs" / "recipe_seg_structures_pyramid2.yaml"))
+                  ("structures_pyramid2", ROOT / "configs" / "recipe_seg_structures_pyramid2.yaml"),
+                  ("structures_pyramid3", ROOT / "configs" / "recipe_seg_structures_pyramid3.yaml"))
 INDIVIDUAL_SUMMARY = ("synthetic brains only, drawn from the DK average brain and from individual whole-head label "
                       "maps (SynthSeg's training maps, FreeSurfer protocol; every 5th held out); no real scan's "
                       "manual label")
@@ -474,7 +476,7 @@ INDIVIDUAL_LIMITATIONS = [
     "scan with a manual label.",
     "Tested on fsaverage and on 4 held-out individual label maps rendered as synthetic T1-like and random-"
     "contrast scans (metrics.heldout_individual), not on real scans with manual labels: not validated on "
-    "patients, children, lesions, post-operative brains or non-T1 protocols. The second to seventh structures "
+    "patients, children, lesions, post-operative brains or non-T1 protocols. The second to eighth structures "
     "runs were designed after seeing the earlier runs' held-out results (ventricle Dice about 0; Dice still "
     "rising; under-segmentation on random and inverted contrasts; a decoder that saw the image only at full "
     "resolution), so those numbers are somewhat optimistic.",

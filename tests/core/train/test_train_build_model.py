@@ -80,9 +80,9 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     assert card["architecture"]["num_classes"] == 7
     assert "left inferior lateral ventricle" in card["heads"]["segmentation"]["labels"].values()
     chain = ["structures", "structures_refine", "structures_refine2", "structures_refine3", "structures_refine4",
-             "structures_pyramid", "structures_pyramid2"]
+             "structures_pyramid", "structures_pyramid2", "structures_pyramid3"]
     assert [r["stage"] for r in card["training_data"]["structures"]] == chain
-    assert card["architecture"]["decoder"]["image_pyramid"] is True  # parts 6 and 7 add the decoder's pyramid
+    assert card["architecture"]["decoder"]["image_pyramid"] is True  # parts 6 to 8 add the decoder's pyramid
     assert card["training_data"]["structures"][-1]["steps"] == 2  # the smoke preset's budget
     assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
     assert "dice_amygdala_left" in card["metrics"]["heldout_individual"]["summary"]["t1"]
