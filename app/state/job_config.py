@@ -61,7 +61,7 @@ def set_values(text: str, values: dict[str, Any]) -> str:
 #: for a run that starts from random weights.
 INIT_DEFAULTS: dict[str, Any] = {"model.encoder": "vit3d_tiny", "model.overrides": {}, "data.size": 96,
                                  "data.spacing": 1.5, "data.normalisation": "percentile", "data.space": "native",
-                                 "data.roi": None, "seg_feature_size": 16}
+                                 "data.roi": None, "seg_feature_size": 16, "seg_image_pyramid": False}
 
 
 def with_init_settings(text: str, init: str, task: str, base_text: str = "") -> str:
@@ -77,8 +77,9 @@ def with_init_settings(text: str, init: str, task: str, base_text: str = "") -> 
     else:
         base = parse(base_text) if base_text.strip() else {}
         settings = {key: get_value(base, key, default) for key, default in INIT_DEFAULTS.items()}
-    if task == "pretrain":
+    if task == "pretrain":  # the decoder's settings are fine-tuning keys
         settings.pop("seg_feature_size", None)
+        settings.pop("seg_image_pyramid", None)
     return set_values(text, settings) if settings else text
 
 
