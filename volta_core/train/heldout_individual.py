@@ -71,6 +71,7 @@ def reference_classes(fs_ids: np.ndarray, structures: tuple[str, ...]) -> np.nda
 
 def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts: tuple[str, ...] = CONTRASTS,
                         seed: int = 0, device: str = "cpu", limit: int = 0, tta: bool = False,
+                        subset: str = "individual_heldout",
                         log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Scores of ``bundle`` on the held-out individual label maps.
 
@@ -81,15 +82,19 @@ def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts
         seed: rendering seed.
         limit: only the first N held-out maps (0 = all; tests use 1).
         tta: predict with the mirrored-input test-time augmentation (``volta predict --tta``).
+        subset: ``"individual_heldout"`` (the test), or ``"individual"``: the maps the model was
+            trained on, rendered afresh (a diagnostic: how much of an error is generalisation).
 
     Returns:
         ``{"cases": [{map, contrast, dice_left, ..., volume_error_left, ...}], "summary":
         {contrast: {metric: mean}}, "maps": [names]}``.
     """
+    if subset not in ("individual", "individual_heldout"):
+        raise ValueError(f"subset must be 'individual' or 'individual_heldout', got {subset!r}")
     predictor = Predictor.from_bundle(bundle, device)
     n_classes = predictor.card.segmentation_classes
     structures = tuple(segmented_structures(n_classes))
-    specs = [s for s in label_map_specs(label_maps) if s.subset == "individual_heldout"]
+    specs = [s for s in label_map_specs(label_maps) if s.subset == subset]
     if limit:
         specs = specs[:limit]
     cases: list[dict[str, Any]] = []
