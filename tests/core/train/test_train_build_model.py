@@ -86,6 +86,8 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     assert card["training_data"]["structures"][-1]["steps"] == 2  # the smoke preset's budget
     assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
     assert "dice_amygdala_left" in card["metrics"]["heldout_individual"]["summary"]["t1"]
+    seen = card["metrics"]["seen_individual"]  # the same test on a map it trained on
+    assert seen["maps"] == ["map_training_seg_01"] and seen["hippocampus_volume_fit_t1"] is None  # 1 map: no slope
     assert "sex" not in card["metrics"] and not card["heads"]["sex"]["trained"]
     assert card["limitations"][0].startswith("Trained on synthetic images drawn from one average-brain")
     assert not any(line.startswith("Trained only on synthetic") for line in card["limitations"])

@@ -41,3 +41,24 @@ def test_the_trained_on_maps_can_be_scored_with_the_same_protocol(map_folder: Pa
     case = result["cases"][0]
     assert case["dice_left"] > 0.6 and case["dice_right"] > 0.6
     assert abs(case["volume_error_left"]) < 0.5
+
+
+def _case(true_ml: tuple[float, float], predicted_ml: tuple[float, float], contrast: str = "t1") -> dict:
+    return {"contrast": contrast, "reference_ml_left": true_ml[0], "reference_ml_right": true_ml[1],
+            "volume_ml_left": predicted_ml[0], "volume_ml_right": predicted_ml[1]}
+
+
+def test_volumes_pulled_to_the_mean_are_measured_and_told() -> None:
+    from scripts.build_model import SHRINKAGE_PREFIX, shrinkage_limitation, volume_shrinkage
+
+    true = [(2.0, 1.8), (3.0, 3.2), (4.0, 4.2), (5.0, 5.2)]
+    shrunk = {"cases": [_case(t, (3.5 + 0.5 * (t[0] - 3.5), 3.5 + 0.5 * (t[1] - 3.5))) for t in true]
+              + [_case((9.0, 9.0), (0.0, 0.0), "random")]}  # other contrasts do not count
+    fit = volume_shrinkage(shrunk)
+    assert fit is not None and abs(fit["slope"] - 0.5) < 1e-9 and fit["r"] > 0.999 and fit["n"] == 8
+    assert fit["smallest_ml"] == 1.8 and abs(fit["smallest_predicted_ml"] - 2.65) < 1e-9
+    [line] = shrinkage_limitation(shrunk)
+    assert line.startswith(SHRINKAGE_PREFIX) and "slope of 0.50" in line and "atrophy is understated" in line
+    faithful = {"cases": [_case(t, t) for t in true]}
+    assert "understated" not in shrinkage_limitation(faithful)[0]
+    assert volume_shrinkage({"cases": shrunk["cases"][:2]}) is None and shrinkage_limitation({"cases": []}) == []
