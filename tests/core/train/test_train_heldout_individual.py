@@ -62,3 +62,28 @@ def test_volumes_pulled_to_the_mean_are_measured_and_told() -> None:
     faithful = {"cases": [_case(t, t) for t in true]}
     assert "understated" not in shrinkage_limitation(faithful)[0]
     assert volume_shrinkage({"cases": shrunk["cases"][:2]}) is None and shrinkage_limitation({"cases": []}) == []
+
+
+def test_volume_errors_name_where_the_voxels_go() -> None:
+    from scripts.eval_volume_errors import errors_of
+
+    fs_ids = np.zeros((10, 10, 10), np.int32)
+    fs_ids[2:4, 2:4, 2:4] = 17  # left hippocampus, 8 voxels
+    fs_ids[4, 2:4, 2:4] = 24  # CSF beside it, 4 voxels
+    predicted = np.zeros_like(fs_ids, dtype=np.uint8)
+    predicted[2:5, 2:4, 2:4] = 1  # hippocampus plus the CSF
+    predicted[2, 2, 2] = 5  # one voxel called ventricle
+    r = errors_of(predicted, fs_ids, voxel_ml=0.001)["left"]
+    assert r["extra_voxels"] == 4 and r["extra_by_true_label"] == {24: 4}
+    assert r["missing_voxels"] == 1 and r["missing_by_predicted_class"] == {5: 1}
+    assert r["true_ml"] == pytest.approx(0.008) and r["predicted_ml"] == pytest.approx(0.011)
+
+
+def test_volume_errors_script_names_a_missing_map(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "eval_volume_errors.py"), str(tmp_path), "07"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "training_seg_07.nii.gz" in done.stderr
