@@ -2,7 +2,8 @@
 (overlays in the slice views, hippocampus meshes in the 3D view, the results panel).
 
 Run: ``xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot_prediction.py [--model BUNDLE]``;
-without ``--model`` a tiny template segmenter is trained first (about a minute).
+without ``--model`` a tiny template segmenter is trained first (about a minute). ``--scan FILE``
+shows another scan; ``--fine-grid`` reopens it on a 1 mm grid (File > Reopen on a 1 mm grid) first.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ os.environ["VOLTA_STUDIO_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "shot.ini")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--scan", type=Path, default=None, help="scan to show (default: the sample scan)")
+    parser.add_argument("--fine-grid", action="store_true", help="reopen the scan on a 1 mm grid before the run")
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshots" / "prediction.png")
     args = parser.parse_args()
     bundle = args.model
@@ -39,8 +42,11 @@ def main() -> int:
     window.show()
     window.create_views()
 
-    window.open_path(sample_scan_path())
+    window.open_path(args.scan or sample_scan_path())
     wait_for(window.scan_loaded)
+    if args.fine_grid:
+        window.file.reopen_on_fine_grid()
+        wait_for(window.scan_loaded)
     window.inference.add_bundle(bundle)
     window.inference.run()
     wait_for(window.inference.prediction_added)

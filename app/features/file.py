@@ -22,6 +22,8 @@ from app.workers.load_request import LoadRequest
 from app.workers.load_worker import LoadWorker
 
 RECENT_KEY = "recent_files"
+#: a scan whose voxels are longer than this (mm) on some axis can be reopened on a 1 mm grid
+FINE_GRID_MIN_MM = 1.5
 
 
 class FileFeature(QObject):
@@ -35,6 +37,7 @@ class FileFeature(QObject):
         self.scene, self.shell = scene, shell
         self.recent = RecentFiles(_read_list(shell.settings.value(RECENT_KEY, [])))
         self._current: LoadRequest | None = None
+        self._shown: LoadRequest | None = None  # the request of the scan on screen
         self._workers: set[LoadWorker] = set()
         self._build_menu()
         self._build_status_widgets()
@@ -61,10 +64,13 @@ class FileFeature(QObject):
         self.open_dicom = self._action("Open &DICOM folder...", self.open_dicom_dialog, "Ctrl+Shift+O")
         self.open_sample_action = self._action("Open &sample scan", self.open_sample, None, "sample")
         self.recent_menu = QMenu("Open &recent", shell.widget)
+        self.fine_grid_action = self._action("Reopen on a &1 mm grid", self.reopen_on_fine_grid)
+        self.fine_grid_action.setStatusTip("Cut thick slices into 1 mm ones, so that a mask can follow the "
+                                           "anatomy rather than the slices")
         self.close_scan_action = self._action("&Close scan", self.close_scan, QKeySequence.StandardKey.Close)
         self.quit = self._action("&Quit", shell.widget.close, QKeySequence.StandardKey.Quit)
         shell.add_to_menu("&File", "open", [self.open, self.open_dicom, self.recent_menu, self.open_sample_action])
-        shell.add_to_menu("&File", "close", [self.close_scan_action])
+        shell.add_to_menu("&File", "close", [self.fine_grid_action, self.close_scan_action])
         shell.add_to_menu("&File", "quit", [self.quit])
         bar = shell.toolbar("Main")
         bar.setIconSize(QSize(20, 20))
@@ -149,6 +155,7 @@ class FileFeature(QObject):
             return  # cancelled or superseded
         self._current = None
         self._set_busy(None)
+        self._shown = request
         self.show_layer(layer)
         self.recent.add(request.path)
         took = f"{seconds:.2f} s" if seconds >= 1.0 else f"{seconds * 1000:.0f} ms"
@@ -196,6 +203,24 @@ class FileFeature(QObject):
             return
         self.load_failed.emit(error)
 
+    def reopen_on_fine_grid(self) -> None:
+        """Open the shown scan again with its voxels cut down to about 1 mm (thick-slice scans).
+
+        The model's mask then lies on 1 mm slices: on 6 mm slices that is the difference between
+        Dice 0.75 and 0.83 against 1 mm labels (README, "Thick slices"). Unsaved corrections of
+        the open scan are offered for saving first."""
+        request = self._request_of(self.scene.image.layer)
+        if request is None or not self.scene.confirm_discard("reopen the scan on a 1 mm grid"):
+            return
+        self.start_load(request.with_answer(fine_grid=True))
+
+    def _request_of(self, layer: ImageLayer | None) -> LoadRequest | None:
+        """The request that loaded ``layer`` (None for a layer shown some other way)."""
+        shown = self._shown
+        if layer is None or shown is None or layer.volume.source is None:
+            return None
+        return shown if Path(layer.volume.source) == Path(shown.path) else None
+
     def close_scan(self) -> None:
         if self.scene.confirm_discard("close the scan"):
             self.scene.image.set_layer(None)
@@ -207,6 +232,9 @@ class FileFeature(QObject):
     # model -> actions -------------------------------------------------------------------------
     def _on_image_changed(self, layer: object) -> None:
         self.close_scan_action.setEnabled(layer is not None)
+        request = self._request_of(layer if isinstance(layer, ImageLayer) else None)
+        self.fine_grid_action.setEnabled(request is not None and not request.fine_grid
+                                         and max(layer.volume.spacing) > FINE_GRID_MIN_MM)  # type: ignore[union-attr]
 
     def _rebuild_recent(self, *_args: object) -> None:
         self.recent_menu.clear()

@@ -7,7 +7,7 @@ import time
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from app.state import ImageLayer, ImageStats
-from app.workers.load_request import LoadRequest, display_name
+from app.workers.load_request import FINE_GRID_SUFFIX, LoadRequest, display_name
 
 
 def load_layer(request: LoadRequest) -> ImageLayer:
@@ -20,9 +20,14 @@ def load_layer(request: LoadRequest) -> ImageLayer:
 
     volume = load_volume(request.path, series_uid=request.series_uid,
                          volume_index=request.volume_index, nonfinite=request.nonfinite)
+    name = display_name(request.path)
+    if request.fine_grid:
+        from volta_core.preprocess.resample import subdivide_grid
+
+        volume = subdivide_grid(volume, 1.0)
+        name += FINE_GRID_SUFFIX
     display = canonical_ras(volume)
-    return ImageLayer(volume=volume, display=display, stats=ImageStats.from_array(display.data),
-                      name=display_name(request.path))
+    return ImageLayer(volume=volume, display=display, stats=ImageStats.from_array(display.data), name=name)
 
 
 class LoadWorker(QThread):

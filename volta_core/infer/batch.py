@@ -35,6 +35,10 @@ from volta_core.infer.scan_steps import (
 from volta_core.io import VolumeReadError, VolumeWriteError, load_volume
 from volta_core.io.atomic import remove_quietly
 from volta_core.io.checks import NAN_REPLACED
+from volta_core.preprocess.resample import subdivide_grid
+
+#: voxel size (mm) that ``--fine-grid`` cuts the scan's voxels down to
+FINE_GRID_MM = 1.0
 
 RESULTS_FILE = "results.csv"
 
@@ -119,9 +123,12 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
             with captured_library_messages(record.notes):
                 volume = load_volume(scan.path, volume_index=options.volume_index,
                                      nonfinite="zero" if options.nan_to_zero else "error")
+                if options.fine_grid:
+                    volume = subdivide_grid(volume, FINE_GRID_MM)
                 prediction = predictor.predict(volume, tta=options.tta, name=stem)
                 files = write_prediction(prediction, volume, out, stem)
-            record.options = {"tta": options.tta, "volume_index": volume.metadata.get("volume_index"),
+            record.options = {"tta": options.tta, "fine_grid": options.fine_grid,
+                              "volume_index": volume.metadata.get("volume_index"),
                               "nan_to_zero": options.nan_to_zero and any(
                                   NAN_REPLACED in w for w in volume.metadata.get("warnings", []))}
             record.row = csv_row(prediction, source=str(scan.path), seconds=time.perf_counter() - started)

@@ -53,6 +53,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="model bundle folder (default: the bundled model)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--tta", action="store_true", help="also run on the mirrored scan and average")
+    p.add_argument("--fine-grid", action="store_true",
+                   help="write masks and measure volumes on the scan's grid cut into voxels of about 1 mm "
+                        "(thick-slice scans: 6 mm slices become six 1 mm ones; the mask keeps the scan's "
+                        "position and orientation); 1 mm scans are unchanged. Not for the BIDS-App form")
     p.add_argument("--volume", type=int, default=None, metavar="N",
                    help="for 4D scans, predict on volume N (0-based); 3D scans ignore it")
     p.add_argument("--nan-to-zero", action="store_true",
@@ -105,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if is_bids_app_call(args.inputs):
         if args.out is not None:
             return _usage_error(args, "the BIDS-App form takes OUT_DIR as its second argument: drop --out")
+        if getattr(args, "fine_grid", False):
+            return _usage_error(args, "--fine-grid is for the files-and-folders form: BIDS derivatives stay on "
+                                      "the scan's own grid")
         return run_bids_app(args)
     if args.out is None:
         return _usage_error(args, "the following arguments are required: --out (or use the BIDS-App form: "
@@ -183,7 +190,8 @@ def run_flat(args: argparse.Namespace) -> int:
           file=sys.stderr)
     for line in predictor.head_caveats():
         print(line, file=sys.stderr)
-    options = BatchOptions(tta=args.tta, volume_index=args.volume, nan_to_zero=args.nan_to_zero)
+    options = BatchOptions(tta=args.tta, volume_index=args.volume, nan_to_zero=args.nan_to_zero,
+                           fine_grid=args.fine_grid)
     try:
         summary = run_batch(predictor, scans, store, options=options, show_progress=not args.quiet,
                             model_hash=model_hash)

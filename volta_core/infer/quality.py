@@ -8,7 +8,7 @@ from volta_core.io.volume import Volume
 from volta_core.preprocess.normalize import foreground_mask
 from volta_core.preprocess.pipeline import Preprocessed
 from volta_core.preprocess.register import QUALITY_WARNING_THRESHOLD
-from volta_core.preprocess.resample import resample_array
+from volta_core.preprocess.resample import ACQUIRED_SPACING, resample_array
 from volta_core.preprocess.template import Template
 
 # Registration quality below QUALITY_WARNING_THRESHOLD (volta_core.preprocess.register, the one
@@ -68,11 +68,17 @@ def looks_like_head(volume: Volume) -> bool:
 
 
 def resolution_warnings(volume: Volume) -> list[str]:
-    spacing = np.asarray(volume.spacing)
+    """Warnings about the acquired voxel size (a scan on a subdivided grid is judged by what it was acquired at)."""
+    acquired = volume.metadata.get(ACQUIRED_SPACING)
+    spacing = np.asarray(acquired if acquired is not None else volume.spacing)
     warnings = []
     if spacing.max() > THICK_SLICE_MM:
+        where = ("the mask is on a finer grid, but detail across the slices is that of the acquisition"
+                 if acquired is not None else
+                 "the mask follows the slices; on a 1 mm grid it follows the anatomy more closely (File > Reopen "
+                 "on a 1 mm grid in the app, `volta predict --fine-grid`)")
         warnings.append(f"extreme resolution: {spacing.max():.1f} mm slices (the model is most reliable at "
-                        f"<= {THICK_SLICE_MM:.0f} mm); volumes may be biased")
+                        f"<= {THICK_SLICE_MM:.0f} mm); volumes may be biased; {where}")
     if spacing.min() < TINY_VOXEL_MM:
         warnings.append(f"extreme resolution: {spacing.min():.2f} mm voxels - is the header's voxel size right?")
     return warnings

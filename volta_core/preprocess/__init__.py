@@ -28,11 +28,19 @@ from volta_core.preprocess.register import (
     register_to_template,
 )
 from volta_core.preprocess.reorient import Reorientation, Reoriented, ras_reorientation, reorient_to_ras
-from volta_core.preprocess.resample import Resampled, SpacingRecord, resample_array, resample_to_spacing
+from volta_core.preprocess.resample import (
+    ACQUIRED_SPACING,
+    Resampled,
+    SpacingRecord,
+    resample_array,
+    resample_to_spacing,
+    subdivide_grid,
+)
 from volta_core.preprocess.template import RegionOfInterest, Template, default_template_dir, load_template
 from volta_core.preprocess.transforms import SpatialRecord
 
 __all__ = [
+    "ACQUIRED_SPACING",
     "QUALITY_WARNING_THRESHOLD",
     "CropRecord",
     "Cropped",
@@ -64,4 +72,5 @@ __all__ = [
     "reorient_to_ras",
     "resample_array",
     "resample_to_spacing",
+    "subdivide_grid",
 ]

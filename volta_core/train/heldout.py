@@ -29,7 +29,7 @@ from volta_core.data.synth.sources import builtin_specs
 from volta_core.infer.predictor import Predictor
 from volta_core.io import Volume, load_volume
 from volta_core.preprocess.register import register_to_template
-from volta_core.preprocess.resample import resample_array
+from volta_core.preprocess.resample import resample_array, subdivide_grid
 from volta_core.preprocess.template import Template, load_template
 from volta_core.train.metrics import segmentation_metrics
 
@@ -137,6 +137,12 @@ DEGRADATIONS: dict[str, tuple[str, Callable[[Volume, np.ndarray], Volume]]] = {
     "clean": ("as distributed (1 mm)", lambda v, b: v),
     "thick_3mm": ("3 mm axial slices (block average)", lambda v, b: thick_slices(v, 3.0)),
     "thick_6mm": ("6 mm axial slices (block average)", lambda v, b: thick_slices(v, 6.0)),
+    # the same scans predicted on their grid cut into 1 mm slices (`volta predict --fine-grid`):
+    # a mask on 6 mm slices cannot match 1 mm labels (even the true labels on that grid score 0.80)
+    "thick_3mm_fine_grid": ("3 mm axial slices, mask at 1 mm (--fine-grid)",
+                            lambda v, b: subdivide_grid(thick_slices(v, 3.0), 1.0)),
+    "thick_6mm_fine_grid": ("6 mm axial slices, mask at 1 mm (--fine-grid)",
+                            lambda v, b: subdivide_grid(thick_slices(v, 6.0), 1.0)),
     "resolution_2mm": ("2 mm isotropic (block average)", lambda v, b: block_average(v, (2, 2, 2))),
     "bias_strong": ("bias field, about +-40 % across the head", lambda v, b: bias_field(v, 0.4)),
     "noise": ("Rician noise, sd 5 % of the 99th percentile", lambda v, b: rician_noise(v, 0.05)),

@@ -99,3 +99,35 @@ def test_no_inputs_found(tmp_path: Path, tiny_bundle: Path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert volta(["predict", str(empty), "--out", str(tmp_path / "o"), "--model", str(tiny_bundle)]) == 2
+
+
+def test_fine_grid_writes_the_mask_on_subdivided_slices(tmp_path: Path, template_scan, tiny_bundle: Path):
+    from volta_core.train.heldout import thick_slices
+
+    thick = thick_slices(template_scan, 6.0)  # 1.5 mm in-plane, 6 mm slices
+    scan = save_nifti(thick, tmp_path / "thick.nii.gz")
+    out = tmp_path / "out"
+    args = ["predict", str(scan), "--out", str(out), "--model", str(tiny_bundle), "--device", "cpu", "--quiet"]
+    assert volta(args + ["--fine-grid"]) == 0
+    mask = nib.load(str(out / "thick_hippocampus_mask.nii.gz"))
+    axis = int(np.argmax(thick.spacing))
+    expected = list(thick.shape)
+    expected[axis] *= 6  # 6 mm -> six 1 mm slices; the 1.5 mm axes stay
+    assert list(mask.shape) == expected
+    corner = mask.affine @ np.array([0, 0, 0, 1.0])  # the first new voxel sits in the first old one
+    step = thick.affine[:3, axis] / 6
+    np.testing.assert_allclose(corner[:3], thick.affine[:3, 3] - 2.5 * step, atol=1e-4)
+    summary = json.loads((out / "thick.json").read_text())
+    assert any("6.0 mm slices" in w and "finer grid" in w for w in summary["quality"]["warnings"])
+    assert volta(args) == 0  # without the option the scan is redone on its own grid
+    assert nib.load(str(out / "thick_hippocampus_mask.nii.gz")).shape == thick.shape
+    summary = json.loads((out / "thick.json").read_text())
+    assert any("--fine-grid" in w for w in summary["quality"]["warnings"])
+
+
+def test_fine_grid_is_refused_in_the_bids_form(tmp_path: Path, tiny_bundle: Path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        volta(["predict", str(tmp_path / "bids"), str(tmp_path / "derivatives"), "participant", "--fine-grid",
+               "--model", str(tiny_bundle)])
+    assert exit_info.value.code == 2
+    assert "--fine-grid is for the files-and-folders form" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 from tests.core.preprocess.synthetic import grid_affine
 from volta_core.io.volume import Volume
 from volta_core.preprocess.normalize import foreground_mask, percentile_normalise
-from volta_core.preprocess.resample import resample_array, resample_to_spacing
+from volta_core.preprocess.resample import ACQUIRED_SPACING, resample_array, resample_to_spacing, subdivide_grid
 
 
 def _ramp_volume(codes: str = "LIA") -> Volume:
@@ -31,6 +31,42 @@ def test_resample_to_spacing_keeps_world_geometry() -> None:
     xyz = out.volume.voxel_to_world(idx)
     expected = (xyz @ np.array([0.5, -1.0, 2.0]) + 100.0).reshape(out.volume.shape)
     assert np.allclose(out.volume.data, expected, atol=1e-3)
+
+
+def test_subdivided_grid_tiles_the_old_voxels_and_keeps_linear_values() -> None:
+    shape = (10, 12, 7)
+    affine = grid_affine("LIA", shape, (1.0, 6.0, 1.0), (3.0, -4.0, 5.0), oblique_degrees=(10, 0, -5))
+    idx = np.indices(shape).reshape(3, -1).T
+    data = (idx @ np.array([0.5, -1.0, 2.0]) + 100.0).reshape(shape).astype(np.float32)
+    volume = Volume(data, affine, {"note": "kept"})
+    fine = subdivide_grid(volume)
+    assert fine.shape == (10, 72, 7)
+    assert np.allclose(fine.spacing, 1.0) and fine.orientation == volume.orientation
+    # the six new voxels of each old one are centred on it, so they tile its footprint exactly
+    new_centres = fine.voxel_to_world(np.array([[4, 6 * 5 + k, 3] for k in range(6)]))
+    assert np.allclose(new_centres.mean(axis=0), volume.voxel_to_world(np.array([[4, 5, 3]]))[0])
+    assert np.allclose(np.diff(new_centres, axis=0), new_centres[1] - new_centres[0])
+    # values: linear along the divided axis inside, clamped at the edges (nothing invented beyond)
+    old_index = (np.arange(72) + 0.5) / 6 - 0.5
+    expected = 100.0 + 0.5 * 4 - 1.0 * np.clip(old_index, 0, 11) + 2.0 * 3
+    assert np.allclose(fine.data[4, :, 3], expected, atol=1e-4)
+    assert fine.metadata[ACQUIRED_SPACING] == pytest.approx((1.0, 6.0, 1.0))
+    assert fine.metadata["note"] == "kept"
+    assert subdivide_grid(fine) is fine  # already fine: nothing to do, the acquired size is not lost
+
+
+def test_subdivided_grid_is_the_grid_a_block_average_came_from() -> None:
+    from volta_core.train.heldout import thick_slices
+
+    shape = (8, 9, 36)
+    affine = grid_affine("RAS", shape, (1.0, 1.0, 1.0))
+    thick = thick_slices(Volume(np.random.default_rng(0).random(shape, dtype=np.float32), affine), 6.0)
+    fine = subdivide_grid(thick)
+    assert fine.shape == shape and np.allclose(fine.affine, affine)
+    assert subdivide_grid(Volume(np.zeros((4, 4, 4), np.float32), grid_affine("RAS", (4, 4, 4), (1.5, 1.3, 2.6))
+                                 )).shape == (4, 4, 12)  # 1.5 and 1.3 mm stay, 2.6 mm becomes 3 x 0.87 mm
+    with pytest.raises(ValueError):
+        subdivide_grid(thick, 0.0)
 
 
 def test_resample_record_inverts_to_the_original_grid() -> None:

@@ -87,3 +87,17 @@ def test_volume_errors_script_names_a_missing_map(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(root / "scripts" / "eval_volume_errors.py"), str(tmp_path), "07"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "training_seg_07.nii.gz" in done.stderr
+
+
+def test_thick_slice_limitation_compares_the_two_grids():
+    from scripts.build_model import THICK_SLICE_PREFIX, thick_slice_limitation
+
+    def row(dice: float, volume: float) -> dict[str, float]:
+        return {"dice_left": dice, "dice_right": dice + 0.01, "volume_error_left": volume,
+                "volume_error_right": volume}
+
+    evaluation = {"clean": row(0.86, 0.0), "thick_6mm": row(0.75, 0.01), "thick_6mm_fine_grid": row(0.83, 0.06)}
+    [line] = thick_slice_limitation(evaluation)
+    assert line.startswith(THICK_SLICE_PREFIX)
+    assert "Dice 0.75 / 0.76" in line and "scores 0.83 / 0.84" in line and "+6 / +6 % instead of +1 / +1 %" in line
+    assert thick_slice_limitation({"clean": row(0.86, 0.0), "thick_6mm": row(0.75, 0.01)}) == []
