@@ -17,6 +17,7 @@ from app.state.autosave import (
     AUTOSAVE_EVERY_EDITS,
     AutosaveRecord,
     AutosaveStore,
+    FINE_GRID_KEY_SUFFIX,
     scan_key,
 )
 from app.state.edit_history import MaskEdit
@@ -125,7 +126,8 @@ class UnsavedEdits(QObject):
         if self.key is not None:
             self.store.discard(self.key)
         source = getattr(layer, "source", None)
-        self.key = scan_key(source) if source else None
+        fine = FINE_GRID_KEY_SUFFIX if getattr(layer, "subdivided", False) else ""
+        self.key = scan_key(source) + fine if source else None
         self._scan_name = str(getattr(layer, "name", ""))
         if layer is not None:
             QTimer.singleShot(0, lambda: self._offer_restore(layer))  # after every other slot of the load
@@ -135,6 +137,11 @@ class UnsavedEdits(QObject):
         if self.key is None or self.scene.image.layer is not layer:
             return
         record = self.store.read(self.key)
+        if record is None and not self.key.endswith(FINE_GRID_KEY_SUFFIX) and \
+                self.store.read(self.key + FINE_GRID_KEY_SUFFIX) is not None:
+            self.shell.note("This scan has unsaved corrections made on a 1 mm grid: "
+                            "File > Reopen on a 1 mm grid offers them")
+            return
         if record is None or record.labels.shape != self.scene.image.layer.volume.shape:
             return
         model = record.segmentation or Path(record.model_bundle).name or "model"

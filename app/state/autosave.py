@@ -40,6 +40,11 @@ def scan_key(source: str | Path) -> str:
     return hashlib.sha256(tag.encode("utf-8")).hexdigest()[:32]
 
 
+#: appended to :func:`scan_key` for the scan reopened on a 1 mm grid: its corrections are on another
+#: grid than the file's own, so the two keep separate autosaves
+FINE_GRID_KEY_SUFFIX = "-1mm"
+
+
 @dataclass(frozen=True)
 class AutosaveRecord:
     """An autosaved mask: ``labels`` on the scan's grid and what it was made with."""

@@ -71,6 +71,11 @@ class ImageLayer:
         return self.volume.source
 
     @property
+    def subdivided(self) -> bool:
+        """Whether this is the scan with its voxels cut to about 1 mm (File > Reopen on a 1 mm grid)."""
+        return "acquired_spacing" in self.volume.metadata  # volta_core.preprocess.resample.ACQUIRED_SPACING
+
+    @property
     def display_spacing(self) -> np.ndarray:
         """Voxel size of the display grid along x, y, z (mm), shape ``(3,)``."""
         return np.diag(self.display.affine)[:3].copy()

@@ -22,9 +22,14 @@ def load_layer(request: LoadRequest) -> ImageLayer:
                          volume_index=request.volume_index, nonfinite=request.nonfinite)
     name = display_name(request.path)
     if request.fine_grid:
-        from volta_core.preprocess.resample import subdivide_grid
+        from volta_core.io import VolumeReadError
+        from volta_core.preprocess.resample import GridTooLargeError, subdivide_grid
 
-        volume = subdivide_grid(volume, 1.0)
+        try:
+            volume = subdivide_grid(volume, 1.0)
+        except GridTooLargeError as exc:
+            raise VolumeReadError(f"The scan cannot be reopened on a 1 mm grid: {exc}.", path=request.path,
+                                  hint="The scan on its own grid stays open.") from exc
         name += FINE_GRID_SUFFIX
     display = canonical_ras(volume)
     return ImageLayer(volume=volume, display=display, stats=ImageStats.from_array(display.data), name=name)

@@ -35,7 +35,7 @@ from volta_core.infer.scan_steps import (
 from volta_core.io import VolumeReadError, VolumeWriteError, load_volume
 from volta_core.io.atomic import remove_quietly
 from volta_core.io.checks import NAN_REPLACED
-from volta_core.preprocess.resample import subdivide_grid
+from volta_core.preprocess.resample import GridTooLargeError, subdivide_grid
 
 #: voxel size (mm) that ``--fine-grid`` cuts the scan's voxels down to
 FINE_GRID_MM = 1.0
@@ -139,7 +139,7 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
             raise
         except VolumeReadError as exc:
             error = hint_for_cli(exc)
-        except PredictionError as exc:
+        except (PredictionError, GridTooLargeError) as exc:
             error = str(exc)
         except MemoryError:
             error = out_of_memory(scan.path.name)

@@ -30,6 +30,7 @@ from volta_core.preprocess.register import (
 from volta_core.preprocess.reorient import Reorientation, Reoriented, ras_reorientation, reorient_to_ras
 from volta_core.preprocess.resample import (
     ACQUIRED_SPACING,
+    GridTooLargeError,
     Resampled,
     SpacingRecord,
     resample_array,
@@ -43,6 +44,7 @@ __all__ = [
     "ACQUIRED_SPACING",
     "QUALITY_WARNING_THRESHOLD",
     "CropRecord",
+    "GridTooLargeError",
     "Cropped",
     "IntensityRecord",
     "ModelInputSpec",

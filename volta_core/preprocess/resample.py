@@ -199,7 +199,16 @@ def resample_to_spacing(
 ACQUIRED_SPACING = "acquired_spacing"
 
 
-def subdivide_grid(volume: Volume, max_spacing_mm: float = 1.0) -> Volume:
+#: largest grid :func:`subdivide_grid` makes (voxels): the scan, its display copy and a model's
+#: per-class probabilities on it must fit in a desktop's memory
+MAX_SUBDIVIDED_VOXELS = 200_000_000
+
+
+class GridTooLargeError(ValueError):
+    """Cutting the scan's voxels down would give a grid too large to work with."""
+
+
+def subdivide_grid(volume: Volume, max_spacing_mm: float = 1.0, *, max_voxels: int | None = None) -> Volume:
     """The scan on a finer grid: every voxel side longer than about ``max_spacing_mm`` is cut into equal parts.
 
     Each axis with spacing ``s`` is divided by ``s / max_spacing_mm`` rounded to the nearest
@@ -211,6 +220,10 @@ def subdivide_grid(volume: Volume, max_spacing_mm: float = 1.0) -> Volume:
 
     Returns:
         ``volume`` itself when no axis needs dividing, else a new float32 volume.
+
+    Raises:
+        GridTooLargeError: the new grid would have more than ``max_voxels`` voxels (default
+            :data:`MAX_SUBDIVIDED_VOXELS`).
     """
     if max_spacing_mm <= 0:
         raise ValueError(f"max_spacing_mm must be positive, got {max_spacing_mm}")
@@ -218,6 +231,13 @@ def subdivide_grid(volume: Volume, max_spacing_mm: float = 1.0) -> Volume:
     factors = np.maximum(1, np.floor(spacing / max_spacing_mm + 0.5 - 1e-6)).astype(int)  # halves round down
     if np.all(factors == 1):
         return volume
+    max_voxels = MAX_SUBDIVIDED_VOXELS if max_voxels is None else max_voxels
+    n_voxels = int(np.prod(np.asarray(volume.shape) * factors))
+    if n_voxels > max_voxels:
+        shape = " x ".join(str(int(n)) for n in np.asarray(volume.shape) * factors)
+        raise GridTooLargeError(f"cut to about {max_spacing_mm:g} mm, this scan would have {shape} voxels "
+                                f"({n_voxels / 1e6:.0f} million; at most {max_voxels / 1e6:.0f} million are "
+                                "allowed): crop it to the head first, or use it on its own grid")
     data = np.asarray(volume.data, dtype=np.float32)
     step = np.eye(4)
     for axis, f in enumerate(factors):

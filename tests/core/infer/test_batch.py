@@ -131,3 +131,18 @@ def test_fine_grid_is_refused_in_the_bids_form(tmp_path: Path, tiny_bundle: Path
                "--model", str(tiny_bundle)])
     assert exit_info.value.code == 2
     assert "--fine-grid is for the files-and-folders form" in capsys.readouterr().err
+
+
+def test_fine_grid_too_large_fails_that_scan_with_a_clear_error(tmp_path: Path, template_scan, tiny_bundle: Path,
+                                                                 monkeypatch):
+    from volta_core.preprocess import resample
+    from volta_core.train.heldout import thick_slices
+
+    scan = save_nifti(thick_slices(template_scan, 6.0), tmp_path / "thick.nii.gz")
+    monkeypatch.setattr(resample, "MAX_SUBDIVIDED_VOXELS", 1000)
+    out = tmp_path / "out"
+    assert volta(["predict", str(scan), "--out", str(out), "--model", str(tiny_bundle), "--fine-grid",
+                  "--quiet"]) == 1
+    row = _rows(out)["thick"]
+    assert row["status"] == "failed" and "crop it to the head first" in row["error"]
+    assert "unexpected" not in row["error"]

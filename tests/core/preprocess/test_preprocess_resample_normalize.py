@@ -8,7 +8,7 @@ import pytest
 from tests.core.preprocess.synthetic import grid_affine
 from volta_core.io.volume import Volume
 from volta_core.preprocess.normalize import foreground_mask, percentile_normalise
-from volta_core.preprocess.resample import ACQUIRED_SPACING, resample_array, resample_to_spacing, subdivide_grid
+from volta_core.preprocess.resample import ACQUIRED_SPACING, GridTooLargeError, resample_array, resample_to_spacing, subdivide_grid
 
 
 def _ramp_volume(codes: str = "LIA") -> Volume:
@@ -67,6 +67,8 @@ def test_subdivided_grid_is_the_grid_a_block_average_came_from() -> None:
                                  )).shape == (4, 4, 12)  # 1.5 and 1.3 mm stay, 2.6 mm becomes 3 x 0.87 mm
     with pytest.raises(ValueError):
         subdivide_grid(thick, 0.0)
+    with pytest.raises(GridTooLargeError, match="8 x 9 x 36 voxels .*crop it to the head"):
+        subdivide_grid(thick, max_voxels=2000)
 
 
 def test_resample_record_inverts_to_the_original_grid() -> None:
