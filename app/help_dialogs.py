@@ -26,7 +26,8 @@ GUIDE = """
 <h2>Quick guide</h2>
 <ol>
 <li><b>Open a scan</b>: File &gt; Open (NIfTI, MGZ, NRRD, MHA) or File &gt; Open DICOM folder, or drop a file
-on the window. File &gt; Open sample scan opens an example.</li>
+on the window. File &gt; Open sample scan opens an example. A scan with thick slices (over 1.5 mm) can be
+opened again with File &gt; Reopen on a 1 mm grid, so that the mask follows the anatomy rather than the slices.</li>
 <li><b>Run the model</b>: choose a model in the toolbar and press Run (Model &gt; Run, Ctrl+R). The scan is
 aligned to a template, the model segments both hippocampi and the result is mapped back onto your scan.</li>
 <li><b>Read the results</b> in the Results panel: volumes in mL and as % of the intracranial volume, the
