@@ -101,3 +101,17 @@ def test_thick_slice_limitation_compares_the_two_grids():
     assert line.startswith(THICK_SLICE_PREFIX)
     assert "Dice 0.75 / 0.76" in line and "scores 0.83 / 0.84" in line and "+6 / +6 % instead of +1 / +1 %" in line
     assert thick_slice_limitation({"clean": row(0.86, 0.0), "thick_6mm": row(0.75, 0.01)}) == []
+
+
+def test_experiment_script_checks_the_maps_first_and_summarises(tmp_path):
+    from scripts.run_structures_experiment import main, summary_lines
+
+    empty = tmp_path / "maps"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as stop:  # before any model is loaded or trained
+        main(["configs/recipe_seg_structures_t1only.yaml", "--label-maps", str(empty), "--out", str(tmp_path / "o")])
+    assert str(empty) in str(stop.value) or "label map" in str(stop.value).lower()
+    assert not (tmp_path / "o").exists()
+    row = {"dice_left": 0.8561, "dice_right": 0.862, "volume_error_left": -0.112, "volume_error_right": -0.05}
+    assert summary_lines({"summary": {"t1": row}}, "heldout") == [
+        "heldout t1: hippocampus Dice 0.856 / 0.862, volume -11 % / -5 %"]
