@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from volta_core.data.synth import fs_labels as fsl  # noqa: E402
 from volta_core.data.synth.sources import label_map_specs  # noqa: E402
+from volta_core.infer.predictor import two_class_labels  # noqa: E402
 from volta_core.io.volume import Volume  # noqa: E402
 from volta_core.preprocess.pipeline import ModelInputSpec, preprocess  # noqa: E402
 from volta_core.preprocess.template import load_template  # noqa: E402
@@ -50,8 +51,8 @@ def round_trip(ids: np.ndarray, affine: np.ndarray, spacing: float, size: tuple[
     probs = np.stack([np.clip(1.0 - fractions[0] - fractions[1], 0, 1), *fractions])
     spatial = prep.record.spatial
     back = [spatial.to_native(probs[c], order=1, fill=1.0 if c == 0 else 0.0) for c in range(3)]
-    left = (back[1] > back[2]) & (back[1] > back[0])
-    right = (back[2] >= back[1]) & (back[2] > back[0])
+    decided = two_class_labels(*back)
+    left, right = decided == 1, decided == 2
     out = {}
     for side, mask, ref in (("left", left, truth[0]), ("right", right, truth[1])):
         out[f"dice_{side}"] = dice(mask, ref)

@@ -33,11 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from volta_core.infer.predictor import Predictor  # noqa: E402
-from volta_core.io.volume import Volume  # noqa: E402
-from volta_core.infer.batch import FINE_GRID_MM  # noqa: E402
-from volta_core.preprocess.resample import subdivide_grid  # noqa: E402
 from volta_core.infer.cli_predict import default_bundle  # noqa: E402
+from volta_core.infer.predictor import Predictor, two_class_labels  # noqa: E402
+from volta_core.io.volume import Volume  # noqa: E402
+from volta_core.preprocess.resample import subdivide_grid  # noqa: E402
 from volta_core.train.heldout import (DEGRADATIONS, _labels_on_reference, block_average,  # noqa: E402
                                       reference_case, thick_slices)
 from volta_core.train.metrics import segmentation_metrics  # noqa: E402
@@ -54,11 +53,7 @@ def ceiling_labels(case, degrade) -> tuple[np.ndarray, Volume]:
     """True labels as a perfect model would give them on the degraded grid (partial volumes, two-class rule)."""
     fractions = [degrade(Volume((case.labels == c).astype(np.float32), case.image.affine)) for c in (1, 2)]
     left, right = (f.data for f in fractions)
-    background = 1.0 - left - right
-    labels = np.zeros(left.shape, dtype=np.uint8)
-    labels[(left > right) & (left > background)] = 1
-    labels[(right >= left) & (right > background)] = 2
-    return labels, fractions[0]
+    return two_class_labels(1.0 - left - right, left, right), fractions[0]
 
 
 def score(labels_on_reference: np.ndarray, case) -> dict[str, float]:
@@ -70,7 +65,7 @@ def model_on_grids(predictor: Predictor, case, scan: Volume) -> tuple[dict, dict
     """The model's mask on the scan grid, and on the subdivided grid (``volta predict --fine-grid``)."""
     prediction = predictor.predict(scan)
     on_scan = score(_labels_on_reference(np.asarray(prediction.labels), scan, case.image), case)
-    fine = subdivide_grid(scan, FINE_GRID_MM)
+    fine = subdivide_grid(scan)
     prediction = predictor.predict(fine)
     return on_scan, score(_labels_on_reference(np.asarray(prediction.labels), fine, case.image), case)
 

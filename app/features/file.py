@@ -22,8 +22,6 @@ from app.workers.load_request import LoadRequest
 from app.workers.load_worker import LoadWorker
 
 RECENT_KEY = "recent_files"
-#: a scan whose voxels are longer than this (mm) on some axis can be reopened on a 1 mm grid
-FINE_GRID_MIN_MM = 1.5
 
 
 class FileFeature(QObject):
@@ -233,8 +231,13 @@ class FileFeature(QObject):
     def _on_image_changed(self, layer: object) -> None:
         self.close_scan_action.setEnabled(layer is not None)
         request = self._request_of(layer if isinstance(layer, ImageLayer) else None)
-        self.fine_grid_action.setEnabled(request is not None and not request.fine_grid
-                                         and max(layer.volume.spacing) > FINE_GRID_MIN_MM)  # type: ignore[union-attr]
+        if request is None or request.fine_grid:
+            self.fine_grid_action.setEnabled(False)
+            return
+        from volta_core.preprocess.resample import subdivision_factors  # loaded with the scan already
+
+        spacing = layer.volume.spacing  # type: ignore[union-attr]
+        self.fine_grid_action.setEnabled(bool(subdivision_factors(spacing).max() > 1))
 
     def _rebuild_recent(self, *_args: object) -> None:
         self.recent_menu.clear()

@@ -26,7 +26,7 @@ def load_layer(request: LoadRequest) -> ImageLayer:
         from volta_core.preprocess.resample import GridTooLargeError, subdivide_grid
 
         try:
-            volume = subdivide_grid(volume, 1.0)
+            volume = subdivide_grid(volume)
         except GridTooLargeError as exc:
             raise VolumeReadError(f"The scan cannot be reopened on a 1 mm grid: {exc}.", path=request.path,
                                   hint="The scan on its own grid stays open.") from exc

@@ -37,9 +37,6 @@ from volta_core.io.atomic import remove_quietly
 from volta_core.io.checks import NAN_REPLACED
 from volta_core.preprocess.resample import GridTooLargeError, subdivide_grid
 
-#: voxel size (mm) that ``--fine-grid`` cuts the scan's voxels down to
-FINE_GRID_MM = 1.0
-
 RESULTS_FILE = "results.csv"
 
 
@@ -124,7 +121,7 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
                 volume = load_volume(scan.path, volume_index=options.volume_index,
                                      nonfinite="zero" if options.nan_to_zero else "error")
                 if options.fine_grid:
-                    volume = subdivide_grid(volume, FINE_GRID_MM)
+                    volume = subdivide_grid(volume)
                 prediction = predictor.predict(volume, tta=options.tta, name=stem)
                 files = write_prediction(prediction, volume, out, stem)
             record.options = {"tta": options.tta, "fine_grid": options.fine_grid,

@@ -57,6 +57,15 @@ class PredictionError(RuntimeError):
     """The model could not be run on this scan (the message says why and what to try)."""
 
 
+def two_class_labels(background: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The hippocampus model's decision: 1 where left beats right and background, 2 where right
+    beats background and is not below left (ties go to the right), else 0."""
+    decided = np.zeros(np.shape(left), dtype=np.uint8)
+    decided[(left > right) & (left > background)] = 1
+    decided[(right >= left) & (right > background)] = 2
+    return decided
+
+
 def input_spec_from_card(card: ModelCard) -> ModelInputSpec:
     """The preprocessing a bundle's model was trained with.
 
@@ -320,11 +329,8 @@ class Predictor:
         part = np.stack([spatial.to_native_block(probs[c], inside, order=1, fill=1.0 if c == 0 else 0.0)
                          for c in range(probs.shape[0])])
         out[(slice(None), *inside)] = part
-        if part.shape[0] == 3:  # hippocampus only: the two-class rule (ties go to the right)
-            left, right, background = part[1], part[2], part[0]
-            decided = np.zeros(part.shape[1:], dtype=np.uint8)
-            decided[(left > right) & (left > background)] = 1
-            decided[(right >= left) & (right > background)] = 2
+        if part.shape[0] == 3:  # hippocampus only: the two-class rule
+            decided = two_class_labels(part[0], part[1], part[2])
         else:
             decided = np.argmax(part, axis=0).astype(np.uint8)
         labels[inside] = decided

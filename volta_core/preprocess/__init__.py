@@ -30,18 +30,21 @@ from volta_core.preprocess.register import (
 from volta_core.preprocess.reorient import Reorientation, Reoriented, ras_reorientation, reorient_to_ras
 from volta_core.preprocess.resample import (
     ACQUIRED_SPACING,
+    FINE_GRID_MM,
     GridTooLargeError,
     Resampled,
     SpacingRecord,
     resample_array,
     resample_to_spacing,
     subdivide_grid,
+    subdivision_factors,
 )
 from volta_core.preprocess.template import RegionOfInterest, Template, default_template_dir, load_template
 from volta_core.preprocess.transforms import SpatialRecord
 
 __all__ = [
     "ACQUIRED_SPACING",
+    "FINE_GRID_MM",
     "QUALITY_WARNING_THRESHOLD",
     "CropRecord",
     "Cropped",
@@ -75,4 +78,5 @@ __all__ = [
     "resample_array",
     "resample_to_spacing",
     "subdivide_grid",
+    "subdivision_factors",
 ]

@@ -208,11 +208,23 @@ class GridTooLargeError(ValueError):
     """Cutting the scan's voxels down would give a grid too large to work with."""
 
 
-def subdivide_grid(volume: Volume, max_spacing_mm: float = 1.0, *, max_voxels: int | None = None) -> Volume:
+#: voxel size (mm) the fine grid cuts a scan's voxels down to (``volta predict --fine-grid``,
+#: File > Reopen on a 1 mm grid)
+FINE_GRID_MM = 1.0
+
+
+def subdivision_factors(spacing: tuple[float, float, float] | np.ndarray,
+                        max_spacing_mm: float = FINE_GRID_MM) -> np.ndarray:
+    """Into how many parts :func:`subdivide_grid` cuts each axis: ``spacing / max_spacing_mm``
+    rounded to the nearest integer, halves down (6 mm -> 6, 1.5 mm -> 1), at least 1."""
+    return np.maximum(1, np.floor(np.asarray(spacing) / max_spacing_mm + 0.5 - 1e-6)).astype(int)
+
+
+def subdivide_grid(volume: Volume, max_spacing_mm: float = FINE_GRID_MM, *, max_voxels: int | None = None) -> Volume:
     """The scan on a finer grid: every voxel side longer than about ``max_spacing_mm`` is cut into equal parts.
 
-    Each axis with spacing ``s`` is divided by ``s / max_spacing_mm`` rounded to the nearest
-    integer, halves down (so 6 mm slices become six 1 mm ones, 1.5 mm stays), the new voxels tiling the old ones exactly: a mask
+    Each axis is divided by :func:`subdivision_factors` (so 6 mm slices become six 1 mm ones,
+    1.5 mm stays), the new voxels tiling the old ones exactly: a mask
     predicted on this grid lies on the old voxels' footprint and can be shown over the scan in
     any world-aware viewer. Values are interpolated linearly along the divided axes (clamped at
     the edges). Nothing is invented: the through-plane detail is still that of the acquisition,
@@ -228,7 +240,7 @@ def subdivide_grid(volume: Volume, max_spacing_mm: float = 1.0, *, max_voxels: i
     if max_spacing_mm <= 0:
         raise ValueError(f"max_spacing_mm must be positive, got {max_spacing_mm}")
     spacing = np.asarray(volume.spacing)
-    factors = np.maximum(1, np.floor(spacing / max_spacing_mm + 0.5 - 1e-6)).astype(int)  # halves round down
+    factors = subdivision_factors(spacing, max_spacing_mm)
     if np.all(factors == 1):
         return volume
     max_voxels = MAX_SUBDIVIDED_VOXELS if max_voxels is None else max_voxels

@@ -140,9 +140,9 @@ DEGRADATIONS: dict[str, tuple[str, Callable[[Volume, np.ndarray], Volume]]] = {
     # the same scans predicted on their grid cut into 1 mm slices (`volta predict --fine-grid`):
     # a mask on 6 mm slices cannot match 1 mm labels (even the true labels on that grid score 0.80)
     "thick_3mm_fine_grid": ("3 mm axial slices, mask at 1 mm (--fine-grid)",
-                            lambda v, b: subdivide_grid(thick_slices(v, 3.0), 1.0)),
+                            lambda v, b: subdivide_grid(thick_slices(v, 3.0))),
     "thick_6mm_fine_grid": ("6 mm axial slices, mask at 1 mm (--fine-grid)",
-                            lambda v, b: subdivide_grid(thick_slices(v, 6.0), 1.0)),
+                            lambda v, b: subdivide_grid(thick_slices(v, 6.0))),
     "resolution_2mm": ("2 mm isotropic (block average)", lambda v, b: block_average(v, (2, 2, 2))),
     "bias_strong": ("bias field, about +-40 % across the head", lambda v, b: bias_field(v, 0.4)),
     "noise": ("Rician noise, sd 5 % of the 99th percentile", lambda v, b: rician_noise(v, 0.05)),
