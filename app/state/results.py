@@ -90,5 +90,9 @@ def result_rows(segmentation: Segmentation, intended_use: str = INTENDED_USE) ->
     ]
     m = prediction.model
     model = f"{m.name} (created {m.created}, code {m.code_version}), ran on {prediction.device}"
+    segmenter = getattr(m, "segmenter", "")
+    if segmenter:  # a bundle with a T1 segmenter beside the general one says which drew the masks
+        kind, _, why = segmenter.partition(" ")
+        model += f"; masks by its {'T1' if kind == 't1' else 'general'} segmenter {why}".rstrip()
     caveat = f"Intended use (model card): {intended_use}."
     return ResultRows(measures, classification, quality, list(q.warnings), model, caveat)

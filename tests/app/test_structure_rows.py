@@ -63,3 +63,15 @@ def test_a_correction_updates_hoc() -> None:
 
 def test_every_class_has_an_overlay_colour() -> None:
     assert set(DEFAULT_COLORS) == {1, 2, 3, 4, 5, 6}
+
+
+def test_the_model_row_says_which_segmenter_drew_the_masks() -> None:
+    from dataclasses import replace
+
+    seg = _seven_class_segmentation()
+    assert "segmenter" not in result_rows(seg).model  # a bundle with one segmenter
+    info = seg.prediction.model
+    seg.prediction = replace(seg.prediction, model=replace(info, segmenter="t1 (template correlation 0.71 >= 0.40)"))
+    assert result_rows(seg).model.endswith("; masks by its T1 segmenter (template correlation 0.71 >= 0.40)")
+    seg.prediction = replace(seg.prediction, model=replace(info, segmenter="general (chosen by the user)"))
+    assert result_rows(seg).model.endswith("; masks by its general segmenter (chosen by the user)")

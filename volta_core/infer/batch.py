@@ -122,9 +122,9 @@ def _predict_one(predictor: Predictor, scan: ScanInput, stem: str, out: Path, op
                                      nonfinite="zero" if options.nan_to_zero else "error")
                 if options.fine_grid:
                     volume = subdivide_grid(volume)
-                prediction = predictor.predict(volume, tta=options.tta, name=stem)
+                prediction = predictor.predict(volume, tta=options.tta, name=stem, segmenter=options.segmenter)
                 files = write_prediction(prediction, volume, out, stem)
-            record.options = {"tta": options.tta, "fine_grid": options.fine_grid,
+            record.options = {"tta": options.tta, "fine_grid": options.fine_grid, "segmenter": options.segmenter,
                               "volume_index": volume.metadata.get("volume_index"),
                               "nan_to_zero": options.nan_to_zero and any(
                                   NAN_REPLACED in w for w in volume.metadata.get("warnings", []))}

@@ -57,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="write masks and measure volumes on the scan's grid cut into voxels of about 1 mm "
                         "(thick-slice scans: 6 mm slices become six 1 mm ones; the mask keeps the scan's "
                         "position and orientation); 1 mm scans are unchanged. Not for the BIDS-App form")
+    p.add_argument("--segmenter", default="auto", choices=("auto", "t1", "general"),
+                   help="which of the model's segmenters draws the masks, for a model that has two: 'auto' "
+                        "(default) uses its T1 segmenter for scans that correlate with the T1 template as its "
+                        "card says, the general one for other contrasts; 't1' or 'general' forces one")
     p.add_argument("--volume", type=int, default=None, metavar="N",
                    help="for 4D scans, predict on volume N (0-based); 3D scans ignore it")
     p.add_argument("--nan-to-zero", action="store_true",
@@ -190,8 +194,12 @@ def run_flat(args: argparse.Namespace) -> int:
           file=sys.stderr)
     for line in predictor.head_caveats():
         print(line, file=sys.stderr)
+    if args.segmenter == "t1" and predictor.t1_segmenter is None:
+        print(f"error: the model {predictor.card.name} has no T1 segmenter; use --segmenter auto or general",
+              file=sys.stderr)
+        return 2
     options = BatchOptions(tta=args.tta, volume_index=args.volume, nan_to_zero=args.nan_to_zero,
-                           fine_grid=args.fine_grid)
+                           fine_grid=args.fine_grid, segmenter=args.segmenter)
     try:
         summary = run_batch(predictor, scans, store, options=options, show_progress=not args.quiet,
                             model_hash=model_hash)

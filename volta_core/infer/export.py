@@ -19,7 +19,7 @@ CSV_COLUMNS = (
     "icv_ml", "asymmetry_index", "amygdala_left_ml", "amygdala_right_ml",
     "inferior_lateral_ventricle_left_ml", "inferior_lateral_ventricle_right_ml", "hoc_left", "hoc_right",
     "p_sex_male", "p_ad", "registration_quality", "ood_score",
-    "qc_warnings", "model", "device", "seconds", "source",
+    "qc_warnings", "model", "segmenter", "device", "seconds", "source",
 )
 
 
@@ -49,6 +49,7 @@ def csv_row(prediction: Prediction, *, source: str = "", seconds: float | None =
         "ood_score": _fmt(prediction.quality.ood_score, 3),
         "qc_warnings": one_line("; ".join(prediction.quality.warnings), limit=2000),
         "model": prediction.model.name,
+        "segmenter": prediction.model.segmenter,
         "device": prediction.device,
         "seconds": _fmt(seconds if seconds is not None else sum(
             v for k, v in prediction.timings.items() if "." not in k), 2),

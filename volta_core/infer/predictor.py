@@ -36,7 +36,7 @@ from volta_core.infer.quality import (
 )
 from volta_core.io.volume import Volume
 from volta_core.contracts.model_card import BundleError, ModelCard
-from volta_core.model.bundle import load_model
+from volta_core.model.bundle import load_model, load_t1_segmenter, t1_variant_info
 from volta_core.model.device import choose_device, describe_device
 from volta_core.preprocess.pipeline import ModelInputSpec, Preprocessed, preprocess, template_brain_on_model_grid
 from volta_core.preprocess.register import intracranial_volume_ml
@@ -47,6 +47,8 @@ STAGES = ("preprocess", "model", "inverse", "measure")
 POSITIVE_LABEL = {"sex": "M", "ad": "AD"}
 # probabilities are only interpolated back where the model sees some hippocampus
 _BOX_THRESHOLD = 0.01
+#: ``segmenter`` choices: the card's rule by the scan's contrast, the T1 segmenter, the general one
+SEGMENTER_CHOICES = ("auto", "t1", "general")
 
 
 class PredictionCancelled(Exception):
@@ -129,12 +131,19 @@ class Predictor:
         bundle: the bundle folder (for provenance).
         ood_stats: training feature statistics, if the bundle has them.
         template: registration template (defaults to the shipped one when needed).
+        t1_segmenter: the bundle's second segmenter for T1-weighted scans (card
+            ``heads.segmentation.t1_variant``), if it has one: it draws the masks of scans whose
+            correlation with the T1 template reaches the card's ``min_template_correlation``, the
+            general model those of every other scan (and the classification heads always).
     """
 
     def __init__(self, card: ModelCard, model: torch.nn.Module, device: torch.device, bundle: Path,
-                 ood_stats: FeatureStats | None = None, template: Template | None = None) -> None:
+                 ood_stats: FeatureStats | None = None, template: Template | None = None,
+                 t1_segmenter: torch.nn.Module | None = None) -> None:
         self.card = card
         self.model = model.to(device).eval()
+        self.t1_variant = t1_variant_info(card) if t1_segmenter is not None else None
+        self.t1_segmenter = t1_segmenter.to(device).eval() if t1_segmenter is not None else None
         self.device = device
         self.bundle = bundle
         self.ood_stats = ood_stats
@@ -185,7 +194,8 @@ class Predictor:
         path = Path(path)
         card, model = load_model(path)
         stats = load_feature_stats(path)
-        return cls(card, model, choose_device(device, local_rank), path, stats)
+        return cls(card, model, choose_device(device, local_rank), path, stats,
+                   t1_segmenter=load_t1_segmenter(path, card))
 
     @property
     def device_name(self) -> str:
@@ -206,6 +216,7 @@ class Predictor:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | Callable[[], bool] | None = None,
         name: str = "",
+        segmenter: str = "auto",
     ) -> Prediction:
         """Run the model on one scan and return everything on the scan's own grid.
 
@@ -216,10 +227,17 @@ class Predictor:
             cancel: an Event (or callable) checked between stages; raises
                 :class:`PredictionCancelled` when set.
             name: display name of the scan for reports.
+            segmenter: which of the bundle's segmenters draws the masks (:data:`SEGMENTER_CHOICES`):
+                ``auto`` follows the card's contrast rule, ``t1`` and ``general`` force one. Bundles
+                with a single segmenter ignore ``auto`` and ``general``.
 
         Raises:
-            PredictionCancelled, PredictionError.
+            PredictionCancelled, PredictionError (also for ``segmenter="t1"`` without a T1 segmenter).
         """
+        if segmenter not in SEGMENTER_CHOICES:
+            raise ValueError(f"segmenter must be one of {SEGMENTER_CHOICES}, got {segmenter!r}")
+        if segmenter == "t1" and self.t1_segmenter is None:
+            raise PredictionError(f"the model {self.card.name} has no T1 segmenter; use segmenter auto or general")
         timings: dict[str, float] = {}
 
         def stage(name_: str, fraction: float) -> None:
@@ -230,17 +248,15 @@ class Predictor:
 
         stage("preprocess", 0.0)
         started = time.perf_counter()
-        safe, intensity = robust_intensities(volume)
-        try:
-            prep = preprocess(safe, self.spec, template=self.template)
-        except ValueError as exc:
-            raise PredictionError(f"the scan could not be prepared for the model: {exc}") from exc
+        prep, intensity_warnings = self.prepare(volume)
         timings["preprocess"] = time.perf_counter() - started
         timings.update({f"preprocess.{k}": v for k, v in prep.timings.items()})
+        correlation = self.template_correlation(prep)
+        use_t1, choice = self.choose_segmenter(correlation, segmenter)
 
         stage("model", 0.25)
         started = time.perf_counter()
-        probs_model, class_probs, features = self._run_network(prep.data, tta)
+        probs_model, class_probs, features = self._run_network(prep.data, tta, use_t1)
         timings["model"] = time.perf_counter() - started
 
         stage("inverse", 0.6)
@@ -250,12 +266,47 @@ class Predictor:
 
         stage("measure", 0.85)
         started = time.perf_counter()
-        scan_warnings = [str(w) for w in volume.metadata.get("warnings", [])] + intensity.warnings
+        scan_warnings = [str(w) for w in volume.metadata.get("warnings", [])] + intensity_warnings
         prediction = self._measure(volume, prep, labels, probabilities, class_probs, features, timings, name,
-                                   scan_warnings)
+                                   scan_warnings, correlation, choice)
         timings["measure"] = time.perf_counter() - started
         stage("measure", 1.0)
         return prediction
+
+    def prepare(self, volume: Volume) -> tuple[Preprocessed, list[str]]:
+        """The scan on the model's grid (robust intensities, registration, resampling,
+        normalisation) and the intensity warnings.
+
+        Raises:
+            PredictionError: the scan could not be prepared.
+        """
+        safe, intensity = robust_intensities(volume)
+        try:
+            return preprocess(safe, self.spec, template=self.template), list(intensity.warnings)
+        except ValueError as exc:
+            raise PredictionError(f"the scan could not be prepared for the model: {exc}") from exc
+
+    def template_correlation(self, prep: Preprocessed) -> float | None:
+        """Signed correlation of the prepared scan with the T1 template inside the template's brain
+        (None in native space): about 0.5-0.9 for T1-weighted scans, negative for inverted contrast."""
+        if prep.record.registration is None or self.template is None:
+            return None
+        template_image, brain = template_on_model_grid(self.template, prep)
+        return signed_correlation(prep.data, template_image, brain)
+
+    def choose_segmenter(self, correlation: float | None, segmenter: str = "auto") -> tuple[bool, str]:
+        """Whether the T1 segmenter draws this scan's masks, and the choice in words for the outputs
+        (``""`` for a bundle with one segmenter)."""
+        if self.t1_segmenter is None or self.t1_variant is None:
+            return False, ""
+        if segmenter != "auto":
+            return segmenter == "t1", f"{segmenter} (chosen by the user)"
+        gate = float(self.t1_variant["min_template_correlation"])
+        if correlation is None:
+            return False, "general (no template correlation)"
+        if correlation >= gate:
+            return True, f"t1 (template correlation {correlation:.2f} >= {gate:.2f})"
+        return False, f"general (template correlation {correlation:.2f} < {gate:.2f})"
 
     # ------------------------------------------------------------------------------------
     def _autocast(self):  # noqa: ANN202 - a context manager
@@ -270,13 +321,16 @@ class Predictor:
         task = self._head_task()
         return {task: self.model.head} if self.kind == "classifier" and task else {}
 
-    def _forward(self, x: torch.Tensor, mirrored: bool = False
+    def _forward(self, x: torch.Tensor, mirrored: bool = False, use_t1: bool = False
                  ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor]:
         """x: (B, 1, X, Y, Z) -> (seg probabilities (B, C, X, Y, Z) | None, head -> class probs (B, K), features (B, F)).
 
-        ``mirrored``: x is the left-right mirrored input (a head's input mask is mirrored with it)."""
+        ``mirrored``: x is the left-right mirrored input (a head's input mask is mirrored with it).
+        ``use_t1``: the T1 segmenter draws the masks; the features and heads stay the general model's."""
         feats, out = self.model.forward_with_features(x)  # the network's own forward, with its features
         seg_logits = out.get("seg_logits", out.get("logits") if self.kind == "segmenter" else None)
+        if use_t1 and self.t1_segmenter is not None:
+            seg_logits = self.t1_segmenter(x)["logits"]
         seg = torch.softmax(seg_logits.float(), dim=1) if seg_logits is not None else None
         heads = self._class_heads()
         for name, mask in self.head_masks.items():  # heads that read the brain only: one more encoder pass
@@ -287,14 +341,15 @@ class Predictor:
         cls = {name: torch.softmax(out.get(f"{name}_logits", out.get("logits")).float(), dim=1) for name in heads}
         return seg, cls, pooled_features(feats.cls_token, feats.patch_tokens)
 
-    def _run_network(self, data: np.ndarray, tta: bool) -> tuple[np.ndarray | None, dict[str, np.ndarray], torch.Tensor]:
+    def _run_network(self, data: np.ndarray, tta: bool, use_t1: bool = False
+                     ) -> tuple[np.ndarray | None, dict[str, np.ndarray], torch.Tensor]:
         x = torch.from_numpy(np.ascontiguousarray(data))[None, None].to(self.device)  # (1, 1, X, Y, Z)
         try:
             with torch.inference_mode(), self._autocast():
-                seg, cls, features = self._forward(x)
+                seg, cls, features = self._forward(x, use_t1=use_t1)
                 if tta:
                     # the model grid is RAS: axis X (tensor dim 2) runs left -> right
-                    seg_f, cls_f, _ = self._forward(torch.flip(x, dims=(2,)), mirrored=True)
+                    seg_f, cls_f, _ = self._forward(torch.flip(x, dims=(2,)), mirrored=True, use_t1=use_t1)
                     if seg is not None and seg_f is not None:
                         swap = [0] + [c + 1 if c % 2 else c - 1 for c in range(1, seg_f.shape[1])]
                         seg_f = torch.flip(seg_f, dims=(2,))[:, swap]  # mirrored left is right
@@ -338,16 +393,14 @@ class Predictor:
 
     def _measure(self, volume: Volume, prep: Preprocessed, labels: np.ndarray, probabilities: np.ndarray,
                  class_probs: dict[str, np.ndarray], features: torch.Tensor, timings: dict[str, float],
-                 name: str, scan_warnings: list[str] | None = None) -> Prediction:
+                 name: str, scan_warnings: list[str] | None = None, correlation: float | None = None,
+                 segmenter: str = "") -> Prediction:
         n_classes = int(probabilities.shape[0]) if getattr(self.model, "decoder", None) is not None else 3
         volumes = label_volumes_ml(labels, volume.affine, n_classes)
         registration = prep.record.registration
         icv = None
-        correlation = None
         if registration is not None and self.template is not None:
             icv = intracranial_volume_ml(self.template, registration)
-            template_image, brain = template_on_model_grid(self.template, prep)
-            correlation = signed_correlation(prep.data, template_image, brain)
         relative = None if not icv else {k: 100.0 * v / icv for k, v in volumes.items()}
         ood = float(self.ood_stats.score(features)[0]) if self.ood_stats is not None else None
         warnings = list(scan_warnings or []) + resolution_warnings(volume)
@@ -382,7 +435,7 @@ class Predictor:
                 ood_score=ood,
                 warnings=tuple(warnings),
             ),
-            model=ModelInfo(self.card.name, self.card.created, self.card.code_version, str(self.bundle)),
+            model=ModelInfo(self.card.name, self.card.created, self.card.code_version, str(self.bundle), segmenter),
             device=self.device_name,
             timings=timings,
             scan=name or (volume.source.name if volume.source else ""),

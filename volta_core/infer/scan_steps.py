@@ -33,16 +33,19 @@ class BatchOptions:
         nan_to_zero: replace NaN/inf voxels by 0 instead of failing.
         fine_grid: predict on the scan's grid subdivided to about 1 mm
             (:func:`volta_core.preprocess.subdivide_grid`): masks and volumes at that grid.
+        segmenter: which of the bundle's segmenters draws the masks (``auto``, ``t1``, ``general``;
+            :meth:`volta_core.infer.Predictor.predict`).
     """
 
     tta: bool = False
     volume_index: int | None = None
     nan_to_zero: bool = False
     fine_grid: bool = False
+    segmenter: str = "auto"
 
     def as_dict(self) -> dict[str, Any]:
         return {"tta": self.tta, "volume_index": self.volume_index, "nan_to_zero": self.nan_to_zero,
-                "fine_grid": self.fine_grid}
+                "fine_grid": self.fine_grid, "segmenter": self.segmenter}
 
 
 def is_current(record: ScanRecord | None, out_dir: Path, model_hash: str, options: BatchOptions) -> bool:
@@ -57,6 +60,7 @@ def is_current(record: ScanRecord | None, out_dir: Path, model_hash: str, option
     used = record.options
     if (bool(used.get("tta")) != options.tta
             or bool(used.get("fine_grid")) != options.fine_grid
+            or used.get("segmenter", "auto") != options.segmenter
             or (used.get("volume_index") is not None and used.get("volume_index") != options.volume_index)
             or (bool(used.get("nan_to_zero")) and not options.nan_to_zero)):
         return False

@@ -27,6 +27,9 @@ from safetensors.torch import load_file, save_file
 from volta_core.contracts.model_card import CARD_FILE, FORMAT_VERSION, BundleError, ModelCard, read_card
 
 WEIGHTS_FILE = "model.safetensors"
+#: the optional second segmenter for T1-weighted scans (card ``heads.segmentation.t1_variant``),
+#: stored in half precision so that two models fit the bundle's size limit
+T1_WEIGHTS_FILE = "segmentation_t1.safetensors"
 
 
 def save_bundle(path: str | Path, model_state: dict[str, torch.Tensor], card: ModelCard) -> Path:
@@ -146,6 +149,81 @@ def build_model(card: ModelCard) -> torch.nn.Module:
         return wrapper
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"model card architecture cannot be built: {exc}") from exc
+
+
+def t1_variant_info(card: ModelCard) -> dict[str, Any] | None:
+    """The card's ``heads.segmentation.t1_variant`` entry, checked, or None when the bundle has none.
+
+    Raises:
+        BundleError: the entry is not an object with a ``min_template_correlation`` in [-1, 1].
+    """
+    variant = card.heads.get("segmentation", {}).get("t1_variant")
+    if variant is None:
+        return None
+    gate = variant.get("min_template_correlation") if isinstance(variant, dict) else None
+    if not isinstance(gate, (int, float)) or isinstance(gate, bool) or not -1.0 <= gate <= 1.0:
+        raise BundleError("model card heads.segmentation.t1_variant needs a min_template_correlation between -1 "
+                          "and 1. The bundle's model_card.json is damaged or was edited.")
+    if card.architecture.get("model") not in ("segmenter", "multitask") or card.segmentation_classes < 2:
+        raise BundleError("model card heads.segmentation.t1_variant needs a model with a segmentation decoder")
+    return variant
+
+
+def save_t1_segmenter(path: str | Path, state: dict[str, torch.Tensor]) -> Path:
+    """Write the encoder and decoder of ``state`` (a segmenter's state dict) as the bundle's T1
+    segmenter, in half precision, atomically. The card entry is the caller's (``t1_variant``).
+
+    Raises:
+        BundleError: no decoder weights, or NaN / infinite values.
+    """
+    kept = {k: v.detach().cpu().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous().clone()
+            for k, v in state.items() if k.startswith(("encoder.", "decoder."))}
+    if not any(k.startswith("decoder.") for k in kept):
+        raise BundleError("a T1 segmenter needs decoder weights (keys 'decoder.*')")
+    bad = non_finite_tensors(kept)
+    if bad:
+        raise BundleError(f"T1 segmenter holds NaN or infinite values in {', '.join(bad[:3])}: not saved")
+    target = Path(path) / T1_WEIGHTS_FILE
+    tmp = target.with_name(f".{T1_WEIGHTS_FILE}.tmp")
+    try:
+        save_file(kept, str(tmp), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def load_t1_segmenter(path: str | Path, card: ModelCard) -> torch.nn.Module | None:
+    """The bundle's T1 segmenter (encoder + decoder of the card's architecture, float32, eval
+    mode), or None when the card names none.
+
+    Raises:
+        BundleError: the card names one but its file is missing, damaged or does not fit.
+    """
+    if t1_variant_info(card) is None:
+        return None
+    from volta_core.model.networks import VoltaSegmenter
+    from volta_core.model.vit3d import build_encoder
+
+    weights = Path(path) / T1_WEIGHTS_FILE
+    if not weights.is_file():
+        raise BundleError(f"the model card names a T1 segmenter but {weights} is missing; reinstall the bundle")
+    try:
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BundleError(f"{weights} is damaged or not a safetensors file: {exc}") from exc
+    bad = non_finite_tensors(state)
+    if bad:
+        raise BundleError(f"{weights} holds NaN or infinite values in {', '.join(bad[:3])}: reinstall the bundle")
+    arch = card.architecture
+    try:
+        encoder = build_encoder(arch["encoder"], **arch.get("overrides", {}))
+        dec = arch.get("decoder") or {}
+        model = VoltaSegmenter(encoder, _decoder(encoder, dec, card.segmentation_classes))
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise BundleError(f"the T1 segmenter in {weights} does not fit the architecture in the card: {exc}") from exc
+    return model.eval()
 
 
 def load_model(path: str | Path) -> tuple[ModelCard, torch.nn.Module]:

@@ -117,7 +117,8 @@ def run_participant(args: argparse.Namespace, bids_dir: Path, out_dir: Path, bun
         print(f"error: {exc}", file=sys.stderr)
         return 2
     model_hash, model_name = bundle_hash(bundle), _model_name(bundle)
-    options = BatchOptions(tta=args.tta, volume_index=args.volume, nan_to_zero=args.nan_to_zero)
+    options = BatchOptions(tta=args.tta, volume_index=args.volume, nan_to_zero=args.nan_to_zero,
+                           segmenter=args.segmenter)
     mine = shard.select(scans)
     try:
         if shard.first:
@@ -218,8 +219,9 @@ def _predict_scan(loader: ModelLoader, placement: RankPlacement, args: argparse.
 
         try:
             with captured_library_messages(record.notes):
-                prediction = predictor.predict(volume, tta=options.tta, name=stem)
-                record.options = {"tta": options.tta, "volume_index": volume.metadata.get("volume_index"),
+                prediction = predictor.predict(volume, tta=options.tta, name=stem, segmenter=options.segmenter)
+                record.options = {"tta": options.tta, "segmenter": options.segmenter,
+                                  "volume_index": volume.metadata.get("volume_index"),
                                   "nan_to_zero": options.nan_to_zero and any(
                                       NAN_REPLACED in w for w in volume.metadata.get("warnings", [])),
                                   "layout": LAYOUT}
