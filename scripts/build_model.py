@@ -46,6 +46,13 @@ stage runs:
    feature statistics, the fsaverage and the individual held-out tests; then the installed bundle
    becomes this model, its card updated (the sex head is dropped because the encoder changed: run
    ``scripts/build_sex_head.py --install`` next).
+8. ``t1seg``: the T1 segmenter. The structures model continued on T1-like renderings of the
+   training maps only (``configs/recipe_seg_t1.yaml``, three runs of 1500 steps, seeds 11, 13, 14);
+   its gate is set from the template correlation of T1-like and random-contrast renderings of the
+   training maps (``gate_from``); it is installed beside the general segmenter in half precision
+   (``segmentation_t1.safetensors``, card ``heads.segmentation.t1_variant``) and the bundle as
+   shipped is tested again on fsaverage and the held-out maps (the general segmenter's own numbers
+   stay in the card as ``*_general``).
 
 With ``--t1 DIR`` (a BIDS folder of real T1w scans, unlabelled) the pretrain stage uses
 ``configs/recipe_pretrain_real.yaml``: half the samples are those scans, prepared once on the
@@ -85,13 +92,13 @@ from volta_core.train.pretrain import run_pretraining
 from volta_core.train.run_folder import code_version
 
 BUNDLE_NAME = "volta3d-hippocampus"
-STAGES = ("pretrain", "seg", "eval", "fewshot", "swap", "package", "structures")
+STAGES = ("pretrain", "seg", "eval", "fewshot", "swap", "package", "structures", "t1seg")
 
 PRESETS: dict[str, dict[str, list[str]]] = {
     # the shipped model: ~1.4 h of training on 2 CPU cores (+ ~45 min of evaluations)
     # (configs/recipe_seg.yaml fixes `steps`, which wins over `epochs`: presets set steps too)
     "cpu": {"pretrain": [], "seg": [], "fewshot": ["steps=300", "batch_size=1"], "swap": ["steps=800"],
-            "structures": []},
+            "structures": [], "t1seg": []},
     # a larger model for one CUDA GPU (not run here: no GPU on the build machine)
     "gpu": {"pretrain": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                          "batch_size=32", "steps=20000", "optim.lr=0.0002"],
@@ -101,12 +108,13 @@ PRESETS: dict[str, dict[str, list[str]]] = {
                         "seg_feature_size=16", "steps=1000", "batch_size=1"],
             "swap": ["model.encoder=vit3d_base", "data.spacing=1.0", "data.size=[96,64,64]",
                      "seg_feature_size=16", "steps=5000", "batch_size=8"],
-            "structures": ["batch_size=8"]},
+            "structures": ["batch_size=8"], "t1seg": ["batch_size=8"]},
     # a smoke run of every stage in a few minutes (tests, CI)
     "quick": {"pretrain": ["steps=3", "batch_size=2", "checkpoint_every=100", "log_every=1"],
               "seg": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"],
               "fewshot": ["steps=2", "batch_size=1", "log_every=1"], "swap": ["steps=2", "log_every=1"],
-              "structures": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"]},
+              "structures": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"],
+              "t1seg": ["synth.n_train=4", "synth.n_val=2", "steps=2", "log_every=1"]},
 }
 
 LIMITATIONS = [
@@ -671,6 +679,120 @@ def install_structures(bundle: Path, target: Path, base: dict[str, Any], chain: 
     return install_bundle(bundle, target, data)
 
 
+T1_CONFIG = ROOT / "configs" / "recipe_seg_t1.yaml"
+T1_RUNS = (("t1seg_a", 11), ("t1seg_b", 13), ("t1seg_c", 14))  # (run, synth.seed): fresh samples each
+T1_SEGMENTER_PREFIX = "T1 segmenter:"
+
+
+def gate_from(correlations: dict[str, list[float]]) -> float:
+    """The T1 segmenter's gate from renderings of the training maps (``contrast_correlations``):
+    halfway between the 5th percentile of the T1-like renderings and the 95th of the random ones,
+    so that a scan must look more like a T1 than nearly every random contrast to get it."""
+    t1 = np.asarray([v for v in correlations["t1"] if np.isfinite(v)])
+    other = np.asarray([v for v in correlations["random"] if np.isfinite(v)])
+    if t1.size == 0 or other.size == 0:
+        raise SystemExit("t1seg: no template correlation could be measured on the training maps")
+    return round(float((np.percentile(t1, 5) + np.percentile(other, 95)) / 2), 3)
+
+
+def t1_segmenter_limitation(individual: dict[str, Any], gate: float) -> list[str]:
+    """What the card says about the T1 segmenter, with the held-out numbers of the bundle as shipped."""
+    t1 = individual.get("summary", {}).get("t1", {})
+    if "dice_left" not in t1:
+        return []
+    return [f"{T1_SEGMENTER_PREFIX} scans whose correlation with the T1 template is at least {gate:.2f} are "
+            "segmented by a second segmenter, trained on T1-like renderings only (heads.segmentation.t1_variant); "
+            f"on the held-out maps' T1-like renderings the bundle reaches hippocampus Dice {t1['dice_left']:.3f} / "
+            f"{t1['dice_right']:.3f}, volume errors {100 * t1['volume_error_left']:+.0f} % / "
+            f"{100 * t1['volume_error_right']:+.0f} %. Other scans get the general segmenter; volta predict "
+            "--segmenter t1|general overrides the choice, and every result says which segmenter drew it."]
+
+
+def t1_segmenter_stage(out: Path, installed: Path, overrides: list[str], label_maps: Path, preset: str,
+                       device: str) -> Path:
+    """The t1seg stage: train the T1 segmenter from the structures model, set its gate from the
+    training maps, install it beside the general segmenter and test the bundle as shipped."""
+    from safetensors.torch import load_file
+
+    from volta_core.infer.predictor import Predictor
+    from volta_core.model.bundle import T1_WEIGHTS_FILE, WEIGHTS_FILE, save_t1_segmenter
+    from volta_core.train.heldout_individual import contrast_correlations, evaluate_individual
+
+    last_structures = out / STRUCTURE_RUNS[-1][0]
+    bundle = last_structures / "bundle" if finished(last_structures) else installed
+    if not (bundle / "model_card.json").is_file() or read_card(bundle).segmentation_classes != 7:
+        raise SystemExit(f"t1seg: {bundle} is not the structures model; run the structures stage first")
+    chain = []
+    for name, seed in T1_RUNS:
+        log(f"{name}: done ({out / name})" if finished(out / name) else
+            f"{name}: fine-tuning from {bundle} on T1-like renderings ({T1_CONFIG.name}, seed {seed})")
+        bundle = finetune(out / name, [*overrides, f"synth.seed={seed}"], bundle, T1_CONFIG)
+        chain.append({"stage": name, "config": str(T1_CONFIG.relative_to(ROOT)), "seed": seed,
+                      **read_card(bundle).training_data})
+    base = read_card(installed).to_dict()
+    recorded = base["heads"]["segmentation"].get("t1_variant", {}).get("training")
+    if (installed / T1_WEIGHTS_FILE).is_file() and json.loads(json.dumps(recorded, default=float)) == \
+            json.loads(json.dumps(chain, default=float)):
+        log("t1seg: installed already")
+        return installed
+    quick = preset == "quick"
+    gate_file = out / "t1seg_gate.json"
+    if gate_file.is_file():
+        correlations = json.loads(gate_file.read_text(encoding="utf-8"))
+    else:
+        correlations = contrast_correlations(installed, label_maps, seeds=(100,) if quick else (100, 200),
+                                             limit=1 if quick else 0, device=device, log=log)
+        gate_file.write_text(json.dumps(correlations, indent=1), encoding="utf-8")
+    gate = gate_from(correlations)
+    log(f"t1seg: gate {gate:.3f} (template correlation; training maps T1-like "
+        f"{min(correlations['t1']):.2f}..{max(correlations['t1']):.2f}, random "
+        f"{min(correlations['random']):.2f}..{max(correlations['random']):.2f})")
+    staging = installed.with_name(installed.name + ".t1seg")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(installed, staging)
+    save_t1_segmenter(staging, load_file(str(bundle / WEIGHTS_FILE)))
+    card = json.loads(json.dumps(base))
+    card["heads"]["segmentation"]["t1_variant"] = {
+        "weights": T1_WEIGHTS_FILE, "dtype": "float16", "min_template_correlation": gate,
+        "gate_rule": "halfway between the 5th percentile of T1-like renderings of the training maps and the "
+                     "95th of random-contrast ones (scripts/build_model.py gate_from)",
+        "gate_measured_on": {k: [round(v, 4) for v in vals] for k, vals in correlations.items()},
+        "training": chain,
+        "note": "the structures model continued on T1-like renderings of the 16 training maps only "
+                f"({len(T1_RUNS)} runs of {chain[-1].get('steps', '?')} steps, {T1_CONFIG.name})"}
+    (staging / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n", encoding="utf-8")
+    Predictor.from_bundle(staging, "cpu")  # loads strictly, or stops here with the old bundle in place
+    names = ["clean", "thick_6mm"] if quick else list(DEGRADATIONS)
+    evaluation = evaluate_heldout(staging, "fsaverage", names, device=device, log=log)
+    individual = evaluate_individual(staging, label_maps, device=device, log=log, limit=1 if quick else 0)
+    (out / "t1seg_eval.json").write_text(json.dumps(evaluation, indent=1, default=float), encoding="utf-8")
+    (out / "t1seg_eval_individual.json").write_text(json.dumps(individual, indent=1, default=float), encoding="utf-8")
+    metrics = card["metrics"]
+    # the general segmenter's own numbers stay, under their own names; the bundle as shipped takes the main ones
+    if "heldout_individual" in metrics and "heldout_individual_general" not in metrics:
+        metrics["heldout_individual_general"] = metrics["heldout_individual"]
+        metrics["heldout_fsaverage_general"] = metrics.get("heldout_fsaverage", {})
+    metrics["heldout_individual"] = individual
+    metrics["heldout_fsaverage"] = evaluation
+    metrics["protocol"] = STRUCTURES_PROTOCOL + T1_PROTOCOL
+    card["limitations"] = [line for line in card.get("limitations", [])
+                           if not line.startswith((T1_SEGMENTER_PREFIX, THICK_SLICE_PREFIX))]
+    card["limitations"] += [*t1_segmenter_limitation(individual, gate), *thick_slice_limitation(evaluation)]
+    recipe = card.setdefault("recipe", {})
+    recipe["t1seg_config"] = str(T1_CONFIG.relative_to(ROOT))
+    recipe.setdefault("training_seconds", {}).update({name: run_seconds(out / name) for name, _ in T1_RUNS})
+    (staging / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n", encoding="utf-8")
+    ModelCard.from_dict(card)
+    shutil.rmtree(installed, ignore_errors=True)
+    staging.rename(installed)
+    return installed
+
+
+T1_PROTOCOL = (" With the T1 segmenter (heads.segmentation.t1_variant): heldout_individual and heldout_fsaverage "
+               "are the bundle as shipped, each scan segmented by the segmenter its template correlation chooses; "
+               "heldout_individual_general and heldout_fsaverage_general are the general segmenter alone.")
+
+
 def checked(check: Any, folder: Path) -> None:
     """Run a data-folder check (``volta_core.data.real_data``); stop with every problem listed."""
     from volta_core.data.real_data import RealDataError
@@ -725,8 +847,8 @@ def main(argv: list[str] | None = None) -> int:
 
         checked(check_label_maps, args.label_maps)
         preset = extended(preset, "structures", f"synth.label_maps={args.label_maps.resolve()}")
-    elif "structures" in stages and args.stages != ",".join(STAGES):
-        p.error("the structures stage needs --label-maps DIR")
+    elif {"structures", "t1seg"} & set(stages) and args.stages != ",".join(STAGES):
+        p.error("the structures and t1seg stages need --label-maps DIR")
     if args.t1 is not None:
         global PRETRAIN_CONFIG
         from volta_core.data.real_data import check_t1_folder
@@ -821,6 +943,11 @@ def main(argv: list[str] | None = None) -> int:
         sex = read_card(target).heads.get("sex", {})
         log(f"structures: {target}" + ("" if sex.get("trained") else
                                        f"; now run scripts/build_sex_head.py --install {target} for its sex head"))
+    if "t1seg" in stages and args.label_maps is not None:
+        t1_overrides = [*preset["t1seg"], *common, f"synth.label_maps={args.label_maps.resolve()}"]
+        target = t1_segmenter_stage(out, Path(args.install_to) / BUNDLE_NAME, t1_overrides, args.label_maps,
+                                    args.preset, eval_device)
+        log(f"t1seg: {target}")
     print(tables)
     log(f"done in {time.perf_counter() - started:.0f} s")
     return 0

@@ -156,6 +156,9 @@ def _heads_html(heads: dict[str, Any]) -> str:
     for head, info in heads.items():
         info = info or {}
         state = "trained" if info.get("trained") else "<span class='warn'>not trained: fine-tune on your data</span>"
+        if isinstance(info.get("t1_variant"), dict):  # a second segmenter for T1-weighted scans
+            state += _e(f"; a T1 segmenter draws the masks of scans whose template correlation is at least "
+                        f"{info['t1_variant'].get('min_template_correlation', '?')}")
         labels = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in (info.get("labels") or {}).items())
         rows.append([f"<b>{_e(head)}</b>", state, labels or "-"])
     return _table(["head", "state", "labels"], rows) if rows else "<p>-</p>"

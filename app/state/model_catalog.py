@@ -94,6 +94,9 @@ def card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
         state = "trained" if info.get("trained") else NOT_TRAINED
         labels = ", ".join(str(v) for v in (info.get("labels") or {}).values())
         head_text.append(f"{head}: {state}" + (f" ({labels})" if labels else ""))
+        if isinstance(info.get("t1_variant"), dict):
+            head_text[-1] += (f"; T1 segmenter for template correlation >= "
+                              f"{info['t1_variant'].get('min_template_correlation', '?')}")
     arch = card.get("architecture", {}) or {}
     inp = card.get("input", {}) or {}
     metrics = card.get("metrics", {}) or {}

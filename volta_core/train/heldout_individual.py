@@ -130,3 +130,30 @@ def evaluate_individual(bundle: str | Path, label_maps: str | Path, *, contrasts
             summary[contrast]["volume_error_mean"] = float(np.mean(
                 [(r["volume_error_left"] + r["volume_error_right"]) / 2 for r in rows]))
     return {"maps": [s.name for s in specs], "cases": cases, "summary": summary, "structures": list(structures)}
+
+
+def contrast_correlations(bundle: str | Path, label_maps: str | Path, *, contrasts: tuple[str, ...] = CONTRASTS,
+                          seeds: tuple[int, ...] = (100, 200), subset: str = "individual", limit: int = 0,
+                          device: str = "cpu", log: Callable[[str], None] | None = None) -> dict[str, list[float]]:
+    """Template correlation (:meth:`Predictor.template_correlation`) of renderings of the label maps,
+    per contrast: what the T1 segmenter's gate is set from. Registration only, no model runs.
+
+    Args:
+        subset: ``"individual"`` (the maps the model trains on: the default, so that the gate is
+            not tuned on the held-out test) or ``"individual_heldout"``.
+        seeds: one rendering per seed and contrast.
+    """
+    predictor = Predictor.from_bundle(bundle, device)
+    specs = [s for s in label_map_specs(label_maps) if s.subset == subset]
+    values: dict[str, list[float]] = {c: [] for c in contrasts}
+    for spec in specs[:limit] if limit else specs:
+        image = nib.load(str(spec.label_path))
+        fs_ids = np.asarray(image.dataobj).astype(np.int32)
+        for contrast in contrasts:
+            for seed in seeds:
+                prep, _ = predictor.prepare(Volume(render_map(fs_ids, contrast, seed), image.affine.astype(np.float64)))
+                correlation = predictor.template_correlation(prep)
+                values[contrast].append(float("nan") if correlation is None else correlation)
+                if log:
+                    log(f"{spec.name} {contrast} seed {seed}: template correlation {values[contrast][-1]:.3f}")
+    return values

@@ -36,3 +36,13 @@ def test_a_structures_test_and_the_structures_stage_read_as_tables_not_dumps() -
     assert "Structures: structures refine" in page and "3600" in page and "configs/x.yaml" in page
     assert "amygdala" in page and "0.800" in page and "-10 %" in page  # the per-structure summary
     assert "map_05 (t1)" in page and "0.52" in page  # one row per case
+
+
+def test_a_t1_segmenter_is_named_with_its_gate() -> None:
+    from app.state.model_catalog import card_rows
+
+    heads = {"segmentation": {"trained": True, "labels": {"0": "background"},
+                              "t1_variant": {"min_template_correlation": 0.5, "weights": "segmentation_t1.safetensors"}}}
+    card = {"name": "m", "architecture": {}, "input": {}, "heads": heads}
+    assert "a T1 segmenter draws the masks of scans whose template correlation is at least 0.5" in card_html(card)
+    assert "T1 segmenter for template correlation >= 0.5" in dict(card_rows(card))["Heads"]

@@ -115,3 +115,29 @@ def test_experiment_script_checks_the_maps_first_and_summarises(tmp_path):
     row = {"dice_left": 0.8561, "dice_right": 0.862, "volume_error_left": -0.112, "volume_error_right": -0.05}
     assert summary_lines({"summary": {"t1": row}}, "heldout") == [
         "heldout t1: hippocampus Dice 0.856 / 0.862, volume -11 % / -5 %"]
+
+
+def test_the_t1_gate_lies_between_the_contrasts_and_the_card_says_so():
+    from scripts.build_model import T1_SEGMENTER_PREFIX, gate_from, t1_segmenter_limitation
+
+    correlations = {"t1": [0.64, 0.66, 0.70, 0.72, float("nan")], "random": [-0.1, 0.05, 0.3, 0.36]}
+    gate = gate_from(correlations)
+    assert 0.36 < gate < 0.64
+    assert gate == pytest.approx((np.percentile([0.64, 0.66, 0.70, 0.72], 5)
+                                  + np.percentile([-0.1, 0.05, 0.3, 0.36], 95)) / 2, abs=1e-3)
+    with pytest.raises(SystemExit, match="no template correlation"):
+        gate_from({"t1": [float("nan")], "random": [0.1]})
+    row = {"dice_left": 0.871, "dice_right": 0.874, "volume_error_left": -0.06, "volume_error_right": -0.03}
+    [line] = t1_segmenter_limitation({"summary": {"t1": row}}, gate)
+    assert line.startswith(T1_SEGMENTER_PREFIX) and f"at least {gate:.2f}" in line
+    assert "Dice 0.871 / 0.874" in line and "-6 % / -3 %" in line and "--segmenter" in line
+    assert t1_segmenter_limitation({"summary": {}}, gate) == []
+
+
+@pytest.mark.slow  # four registrations
+def test_contrast_correlations_of_the_training_maps(map_folder: Path) -> None:
+    from volta_core.train.heldout_individual import contrast_correlations
+
+    values = contrast_correlations(default_bundle(), map_folder, seeds=(100,), limit=1)
+    assert len(values["t1"]) == 1 and len(values["random"]) == 1
+    assert values["t1"][0] > 0.5 > values["random"][0]  # seed 100's random contrast is far from a T1
