@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.features:
         original = predictor._forward
 
-        def capture(x):  # type: ignore[no-untyped-def]
-            seg, cls, feats = original(x)
+        def capture(x, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seg, cls, feats = original(x, *args, **kwargs)
             capture.last = feats  # type: ignore[attr-defined]
             return seg, cls, feats
         predictor._forward = capture  # type: ignore[method-assign]
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             status="ok",
             registration_quality=round(float(q.registration_quality or 0.0), 4),
             registration_converged=q.registration_converged,
+            template_correlation=None if q.template_correlation is None else round(q.template_correlation, 4),
+            segmenter=prediction.model.segmenter.split(" ")[0],
             left_ml=round(prediction.volumes_ml["left"], 3),
             right_ml=round(prediction.volumes_ml["right"], 3),
             icv_ml=round(float(prediction.icv_ml or 0.0), 1),
@@ -131,6 +133,12 @@ def write_outputs(rows: list[dict[str, object]], features: dict[str, np.ndarray]
                                                                              "not a head")))
         lines += [f"| registration quality, min / median / max | {quality.min():.3f} / {np.median(quality):.3f} / {quality.max():.3f} |",
                   f"| flagged: registration failed or doubtful (quality < {QUALITY_WARNING_THRESHOLD}) | {flagged} |"]
+        correlation = np.array([float(r["template_correlation"]) for r in ok if r.get("template_correlation") is not None])
+        if correlation.size:
+            lines.append(f"| template correlation, min / median / max | {correlation.min():.3f} / "
+                         f"{np.median(correlation):.3f} / {correlation.max():.3f} |")
+        if any(r.get("segmenter") for r in ok):
+            lines.append(f"| masks drawn by the T1 segmenter | {sum(r.get('segmenter') == 't1' for r in ok)} of {len(ok)} |")
         for side in ("left", "right"):
             v = np.array([float(r[f"{side}_ml"]) for r in ok])  # type: ignore[arg-type]
             ref = FS_ADULT_ML[side]
