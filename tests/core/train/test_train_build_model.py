@@ -127,3 +127,66 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     again = subprocess.run([*base, "--label-maps", str(maps), "--stages", "structures"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=900)
     assert again.returncode != 0 and "hippocampus-only" in (again.stdout + again.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_t1seg_stage_installs_a_t1_segmenter_beside_the_general_one(tmp_path):
+    """The t1seg stage from an installed structures model (the shipped one): three short runs, the
+    gate from the training maps, the T1 segmenter in half precision beside the general one, the
+    bundle tested as shipped, and the general segmenter's numbers kept under their own names."""
+    import shutil
+
+    import nibabel as nib
+    import numpy as np
+    from safetensors.torch import load_file
+
+    from volta_core.data.synth.sources import builtin_specs
+    from volta_core.infer.predictor import Predictor
+    from volta_core.io import load_volume, sample_scan_path
+
+    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    image = nib.load(str(aseg))
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16), image.affine), str(maps / "training_seg_01.nii.gz"))
+    for i in range(2, 6):
+        shutil.copy(maps / "training_seg_01.nii.gz", maps / f"training_seg_{i:02d}.nii.gz")
+    shipped = ROOT / "resources" / "models" / "volta3d-hippocampus"
+    models = tmp_path / "models"
+    bundle = Path(shutil.copytree(shipped, models / "volta3d-hippocampus"))
+    (bundle / "segmentation_t1.safetensors").unlink(missing_ok=True)  # start from the general model alone
+    card = json.loads((bundle / "model_card.json").read_text())
+    card["heads"]["segmentation"].pop("t1_variant", None)
+    general = card["metrics"].get("heldout_individual_general", card["metrics"]["heldout_individual"])
+    for key in ("heldout_individual", "heldout_fsaverage"):
+        card["metrics"][key] = card["metrics"].pop(f"{key}_general", card["metrics"][key])
+    (bundle / "model_card.json").write_text(json.dumps(card))
+    base = [sys.executable, str(ROOT / "scripts" / "build_model.py"), "--quick", "--out", str(tmp_path / "build"),
+            "--install-to", str(models), "--threads", "1", "--stages", "t1seg"]
+    env = {**__import__("os").environ, "VOLTA_CACHE": str(tmp_path / "cache")}
+    bad = subprocess.run(base, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "--label-maps" in bad.stderr
+    done = subprocess.run([*base, "--label-maps", str(maps)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=1500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    card = json.loads((bundle / "model_card.json").read_text())
+    variant = card["heads"]["segmentation"]["t1_variant"]
+    assert [r["stage"] for r in variant["training"]] == ["t1seg_a", "t1seg_b", "t1seg_c"]
+    assert [r["seed"] for r in variant["training"]] == [11, 13, 14] and variant["training"][-1]["steps"] == 2
+    low, high = max(variant["gate_measured_on"]["random"]), min(variant["gate_measured_on"]["t1"])
+    assert low < variant["min_template_correlation"] < high  # one map, one seed: the two renderings
+    stored = load_file(str(bundle / "segmentation_t1.safetensors"))
+    assert {str(v.dtype) for v in stored.values() if v.is_floating_point()} == {"torch.float16"}
+    assert sum(f.stat().st_size for f in bundle.iterdir()) <= 50e6
+    assert card["metrics"]["heldout_individual_general"] == json.loads(json.dumps(general))
+    assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
+    assert set(card["metrics"]["heldout_fsaverage"]) == {"clean", "thick_6mm"}
+    assert any(line.startswith("T1 segmenter:") for line in card["limitations"])
+    assert card["heads"]["sex"]["trained"]  # the shipped sex head stays
+    prediction = Predictor.from_bundle(bundle, "cpu").predict(load_volume(sample_scan_path()))
+    assert prediction.model.segmenter.startswith("t1 (template correlation")
+    before = (bundle / "model_card.json").read_bytes()
+    again = subprocess.run([*base, "--label-maps", str(maps)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=600, check=True)
+    assert "t1seg: installed already" in again.stdout and (bundle / "model_card.json").read_bytes() == before
