@@ -506,6 +506,9 @@ STRUCTURES_PROTOCOL = (
     "labels score Dice 0.80 / 0.80 (scripts/eval_thick_slice_ceiling.py).")
 
 
+HELDOUT_PREFIX = "On the held-out individual maps"
+
+
 def measured_limitations(individual: dict[str, Any]) -> list[str]:
     """What the held-out individual test says a user must know, with its numbers."""
     t1 = individual.get("summary", {}).get("t1", {})
@@ -513,7 +516,7 @@ def measured_limitations(individual: dict[str, Any]) -> list[str]:
     if "dice_inferior_lateral_ventricle_left" not in t1:
         return []
     ilv = [t1[f"{k}_inferior_lateral_ventricle_{side}"] for k in ("dice", "volume_error") for side in ("left", "right")]
-    return [f"On the held-out individual maps (T1-like) the inferior lateral ventricle reaches Dice "
+    return [f"{HELDOUT_PREFIX} (T1-like) the inferior lateral ventricle reaches Dice "
             f"{ilv[0]:.2f} / {ilv[1]:.2f} (left / right) with volume errors {100 * ilv[2]:+.0f} % / "
             f"{100 * ilv[3]:+.0f} %: a thin structure on a 1.5 mm grid. HOC inherits that error; compare HOC "
             f"only between scans measured by this model, never with another tool's values. Hippocampus "
@@ -776,8 +779,9 @@ def t1_segmenter_stage(out: Path, installed: Path, overrides: list[str], label_m
     metrics["heldout_fsaverage"] = evaluation
     metrics["protocol"] = STRUCTURES_PROTOCOL + T1_PROTOCOL
     card["limitations"] = [line for line in card.get("limitations", [])
-                           if not line.startswith((T1_SEGMENTER_PREFIX, THICK_SLICE_PREFIX))]
-    card["limitations"] += [*t1_segmenter_limitation(individual, gate), *thick_slice_limitation(evaluation)]
+                           if not line.startswith((T1_SEGMENTER_PREFIX, THICK_SLICE_PREFIX, HELDOUT_PREFIX))]
+    card["limitations"] += [*measured_limitations(individual), *t1_segmenter_limitation(individual, gate),
+                            *thick_slice_limitation(evaluation)]
     recipe = card.setdefault("recipe", {})
     recipe["t1seg_config"] = str(T1_CONFIG.relative_to(ROOT))
     recipe.setdefault("training_seconds", {}).update({name: run_seconds(out / name) for name, _ in T1_RUNS})

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--features", action="store_true", help="also save pooled encoder features")
     parser.add_argument("--plot", action="store_true", help="draw volumes_vs_icv.png (matplotlib)")
+    parser.add_argument("--segmenter", default="auto", choices=("auto", "t1", "general"),
+                        help="which of the bundle's segmenters draws the masks (volta predict --segmenter)")
     args = parser.parse_args(argv)
 
     import torch
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             volume = load_volume(path)
             row["shape"] = "x".join(str(s) for s in volume.shape)
             row["spacing_mm"] = "x".join(f"{s:.2f}" for s in volume.spacing)
-            prediction = predictor.predict(volume, name=path.name)
+            prediction = predictor.predict(volume, name=path.name, segmenter=args.segmenter)
         except (PredictionError, ValueError, OSError) as exc:
             row.update(status="failed", error=str(exc).splitlines()[0])
             rows.append(row)

@@ -187,6 +187,9 @@ def save_t1_segmenter(path: str | Path, state: dict[str, torch.Tensor]) -> Path:
     tmp = target.with_name(f".{T1_WEIGHTS_FILE}.tmp")
     try:
         save_file(kept, str(tmp), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # readable like the bundle's other files (the writer makes it 0600)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ def test_volta_predict_gives_p_male_with_the_cards_caveat(tmp_path: Path) -> Non
     low, high = sex["probability_range"]
     assert low <= float(row["p_sex_male"]) <= high
     assert row["p_ad"] == "not trained"
+    assert row["segmenter"].startswith("t1 (template correlation")  # a T1 scan: the T1 segmenter drew it
 
 
 def test_the_sex_head_reads_the_brain_only_so_what_lies_outside_cannot_move_it() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,9 @@ def test_half_precision_t1_segmenter_draws_the_same_masks(trained_segmenter_bund
     stored = load_file(str(bundle / T1_WEIGHTS_FILE))
     assert {str(v.dtype) for v in stored.values() if v.is_floating_point()} == {"torch.float16"}
     assert (bundle / T1_WEIGHTS_FILE).stat().st_size < 0.6 * (bundle / WEIGHTS_FILE).stat().st_size
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((bundle / T1_WEIGHTS_FILE).stat().st_mode) == 0o666 & ~umask  # like any new file
     predictor = Predictor.from_bundle(bundle, "cpu")
     general = predictor.predict(template_scan, segmenter="general")
     t1 = predictor.predict(template_scan, segmenter="t1")
@@ -125,3 +130,18 @@ def test_cli_segmenter_option(blind_t1_bundle: Path, trained_segmenter_bundle: P
     assert row()["segmenter"] == "general (chosen by the user)" and float(row()["hippocampus_total_ml"]) > 0.5
     assert volta(args + ["--model", str(trained_segmenter_bundle), "--segmenter", "t1"]) == 2
     assert "has no T1 segmenter; use --segmenter auto or general" in capsys.readouterr().err
+
+
+def test_the_shipped_bundle_holds_a_t1_segmenter_within_50_mb() -> None:
+    from volta_core.contracts.model_card import read_card
+    from volta_core.infer.cli_predict import default_bundle
+    from volta_core.model.bundle import t1_variant_info
+
+    bundle = Path(default_bundle())
+    card = read_card(bundle)
+    variant = t1_variant_info(card)
+    assert variant is not None and 0.0 < variant["min_template_correlation"] < 1.0
+    assert (bundle / T1_WEIGHTS_FILE).is_file()
+    assert sum(f.stat().st_size for f in bundle.iterdir() if f.is_file()) <= 50e6
+    # the card keeps the general segmenter's own test beside the bundle's as shipped
+    assert {"heldout_individual", "heldout_individual_general"} <= set(card.metrics)
