@@ -159,7 +159,7 @@ def test_t1seg_stage_installs_a_t1_segmenter_beside_the_general_one(tmp_path):
     card = json.loads((bundle / "model_card.json").read_text())
     card["heads"]["segmentation"].pop("t1_variant", None)
     general = card["metrics"].get("heldout_individual_general", card["metrics"]["heldout_individual"])
-    for key in ("heldout_individual", "heldout_fsaverage"):
+    for key in ("heldout_individual", "heldout_fsaverage", "seen_individual"):
         card["metrics"][key] = card["metrics"].pop(f"{key}_general", card["metrics"][key])
     (bundle / "model_card.json").write_text(json.dumps(card))
     base = [sys.executable, str(ROOT / "scripts" / "build_model.py"), "--quick", "--out", str(tmp_path / "build"),
@@ -183,6 +183,8 @@ def test_t1seg_stage_installs_a_t1_segmenter_beside_the_general_one(tmp_path):
     assert card["metrics"]["heldout_individual"]["maps"] == ["map_training_seg_05"]
     assert set(card["metrics"]["heldout_fsaverage"]) == {"clean", "thick_6mm"}
     assert any(line.startswith("T1 segmenter:") for line in card["limitations"])
+    assert card["metrics"]["seen_individual"]["maps"] == ["map_training_seg_01"]  # the bundle as shipped
+    assert "seen_individual_general" in card["metrics"]
     assert card["heads"]["sex"]["trained"]  # the shipped sex head stays
     prediction = Predictor.from_bundle(bundle, "cpu").predict(load_volume(sample_scan_path()))
     assert prediction.model.segmenter.startswith("t1 (template correlation")
