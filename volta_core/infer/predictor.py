@@ -327,10 +327,14 @@ class Predictor:
 
         ``mirrored``: x is the left-right mirrored input (a head's input mask is mirrored with it).
         ``use_t1``: the T1 segmenter draws the masks; the features and heads stay the general model's."""
-        feats, out = self.model.forward_with_features(x)  # the network's own forward, with its features
-        seg_logits = out.get("seg_logits", out.get("logits") if self.kind == "segmenter" else None)
-        if use_t1 and self.t1_segmenter is not None:
+        if use_t1 and self.t1_segmenter is not None:  # the general decoder's masks would be discarded: skip it
+            feats = self.model.encoder(x)
+            heads = getattr(self.model, "heads", {})
+            out = {f"{name}_logits": head(feats.cls_token, feats.patch_tokens) for name, head in heads.items()}
             seg_logits = self.t1_segmenter(x)["logits"]
+        else:
+            feats, out = self.model.forward_with_features(x)  # the network's own forward, with its features
+            seg_logits = out.get("seg_logits", out.get("logits") if self.kind == "segmenter" else None)
         seg = torch.softmax(seg_logits.float(), dim=1) if seg_logits is not None else None
         heads = self._class_heads()
         for name, mask in self.head_masks.items():  # heads that read the brain only: one more encoder pass
