@@ -76,7 +76,10 @@ def result_help(key: str) -> str:
                "inferior lateral ventricle. Compare it with other scans measured by the same model.",
         "Template correlation": "Signed correlation of the preprocessed scan with the template's T1 inside the "
                                 "brain (-1 to 1). Negative means inverted, T2-like contrast: the model was "
-                                "trained for T1-weighted scans and a warning is shown.",
+                                "trained for T1-weighted scans and a warning is shown. A model with a T1 "
+                                "segmenter uses it for scans at or above the gate its model card gives ("
+                                "real T1 scans lie around 0.6-0.8) and its general segmenter for the others; "
+                                "the Model line says which one drew the masks.",
         "OOD score": (
             "Out-of-distribution score: how far this scan's encoder features lie from the training data, "
             "scaled so that 1.0 is the 95th percentile of the training scans. No unit; lower is more typical. "
