@@ -71,7 +71,7 @@ def test_the_model_row_says_which_segmenter_drew_the_masks() -> None:
     seg = _seven_class_segmentation()
     assert "segmenter" not in result_rows(seg).model  # a bundle with one segmenter
     info = seg.prediction.model
-    seg.prediction = replace(seg.prediction, model=replace(info, segmenter="t1 (template correlation 0.71 >= 0.40)"))
-    assert result_rows(seg).model.endswith("; masks by its T1 segmenter (template correlation 0.71 >= 0.40)")
+    seg.prediction = replace(seg.prediction, model=replace(info, segmenter="t1 (template correlation 0.712 >= 0.466)"))
+    assert result_rows(seg).model.endswith("; masks by its T1 segmenter (template correlation 0.712 >= 0.466)")
     seg.prediction = replace(seg.prediction, model=replace(info, segmenter="general (chosen by the user)"))
     assert result_rows(seg).model.endswith("; masks by its general segmenter (chosen by the user)")

@@ -79,7 +79,7 @@ class QualityReport:
 @dataclass(frozen=True)
 class ModelInfo:
     """Which bundle produced a prediction; ``segmenter`` says which of its segmenters drew the masks
-    and why (e.g. ``t1 (template correlation 0.71 >= 0.45)``), empty for a bundle with one."""
+    and why (e.g. ``t1 (template correlation 0.712 >= 0.466)``), empty for a bundle with one."""
 
     name: str
     created: str

@@ -305,8 +305,8 @@ class Predictor:
         if correlation is None:
             return False, "general (no template correlation)"
         if correlation >= gate:
-            return True, f"t1 (template correlation {correlation:.2f} >= {gate:.2f})"
-        return False, f"general (template correlation {correlation:.2f} < {gate:.2f})"
+            return True, f"t1 (template correlation {correlation:.3f} >= {gate:.3f})"
+        return False, f"general (template correlation {correlation:.3f} < {gate:.3f})"
 
     # ------------------------------------------------------------------------------------
     def _autocast(self):  # noqa: ANN202 - a context manager

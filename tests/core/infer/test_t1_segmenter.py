@@ -69,7 +69,7 @@ def test_the_contrast_rule_picks_the_segmenter(blind_t1_bundle: Path, template_s
     predictor = Predictor.from_bundle(blind_t1_bundle, "cpu")
     t1 = predictor.predict(template_scan)  # a T1 scan: the (blind) T1 segmenter draws its masks
     assert t1.quality.template_correlation > 0.3
-    assert t1.model.segmenter.startswith("t1 (template correlation ") and ">= 0.30" in t1.model.segmenter
+    assert t1.model.segmenter.startswith("t1 (template correlation ") and ">= 0.300" in t1.model.segmenter
     assert t1.volumes_ml["total"] == 0.0
     general = predictor.predict(template_scan, segmenter="general")
     assert general.volumes_ml["total"] > 0.5 and general.model.segmenter == "general (chosen by the user)"
@@ -77,7 +77,7 @@ def test_the_contrast_rule_picks_the_segmenter(blind_t1_bundle: Path, template_s
     assert general.quality.ood_score == pytest.approx(t1.quality.ood_score, abs=1e-6)
     other = predictor.predict(inverted(template_scan))  # inverted contrast: the general segmenter
     assert other.quality.template_correlation < 0
-    assert other.model.segmenter.startswith("general (template correlation -") and "< 0.30" in other.model.segmenter
+    assert other.model.segmenter.startswith("general (template correlation -") and "< 0.300" in other.model.segmenter
     row = csv_row(t1)
     assert row["segmenter"] == t1.model.segmenter and t1.summary()["model"]["segmenter"] == t1.model.segmenter
 
