@@ -703,7 +703,7 @@ def t1_segmenter_limitation(individual: dict[str, Any], gate: float) -> list[str
     t1 = individual.get("summary", {}).get("t1", {})
     if "dice_left" not in t1:
         return []
-    return [f"{T1_SEGMENTER_PREFIX} scans whose correlation with the T1 template is at least {gate:.2f} are "
+    return [f"{T1_SEGMENTER_PREFIX} scans whose correlation with the T1 template is at least {gate:.3f} are "
             "segmented by a second segmenter, trained on T1-like renderings only (heads.segmentation.t1_variant); "
             f"on the held-out maps' T1-like renderings the bundle reaches hippocampus Dice {t1['dice_left']:.3f} / "
             f"{t1['dice_right']:.3f}, volume errors {100 * t1['volume_error_left']:+.0f} % / "
