@@ -129,7 +129,7 @@ def test_the_t1_gate_lies_between_the_contrasts_and_the_card_says_so():
         gate_from({"t1": [float("nan")], "random": [0.1]})
     row = {"dice_left": 0.871, "dice_right": 0.874, "volume_error_left": -0.06, "volume_error_right": -0.03}
     [line] = t1_segmenter_limitation({"summary": {"t1": row}}, gate)
-    assert line.startswith(T1_SEGMENTER_PREFIX) and f"at least {gate:.2f}" in line
+    assert line.startswith(T1_SEGMENTER_PREFIX) and f"at least {gate:.3f}" in line
     assert "Dice 0.871 / 0.874" in line and "-6 % / -3 %" in line and "--segmenter" in line
     assert t1_segmenter_limitation({"summary": {}}, gate) == []
 
