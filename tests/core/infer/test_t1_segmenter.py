@@ -145,3 +145,18 @@ def test_the_shipped_bundle_holds_a_t1_segmenter_within_50_mb() -> None:
     assert sum(f.stat().st_size for f in bundle.iterdir() if f.is_file()) <= 50e6
     # the card keeps the general segmenter's own test beside the bundle's as shipped
     assert {"heldout_individual", "heldout_individual_general"} <= set(card.metrics)
+
+
+def test_adding_a_sex_head_keeps_the_t1_segmenter(blind_t1_bundle: Path, tmp_path: Path) -> None:
+    """scripts/build_sex_head.py installs through add_head, which may run after the t1seg stage."""
+    from volta_core.model.heads.classifier import ClassificationHead
+    from volta_core.train.linear_probe import PROBE_HEAD, add_head
+
+    card = json.loads((blind_t1_bundle / CARD_FILE).read_text())
+    embed = int(card["architecture"]["overrides"]["embed_dim"])
+    head = ClassificationHead(embed, **PROBE_HEAD).state_dict()
+    out = add_head(blind_t1_bundle, tmp_path / "with_sex", "sex", head,
+                   head_card={"trained": True, "labels": {"0": "F", "1": "M"}})
+    assert (out / T1_WEIGHTS_FILE).read_bytes() == (blind_t1_bundle / T1_WEIGHTS_FILE).read_bytes()
+    predictor = Predictor.from_bundle(out, "cpu")
+    assert predictor.t1_segmenter is not None and predictor.t1_variant["min_template_correlation"] == 0.3
