@@ -55,18 +55,9 @@ def test_structures_stage_upgrades_the_installed_bundle(tmp_path):
     SynthSeg maps: copies of fsaverage's aseg.mgz)."""
     import shutil
 
-    import nibabel as nib
-    import numpy as np
+    from tests.helpers.label_maps import fsaverage_label_maps
 
-    from volta_core.data.synth.sources import builtin_specs
-
-    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
-    maps = tmp_path / "maps"
-    maps.mkdir()
-    image = nib.load(str(aseg))
-    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16), image.affine), str(maps / "training_seg_01.nii.gz"))
-    for i in range(2, 6):
-        shutil.copy(maps / "training_seg_01.nii.gz", maps / f"training_seg_{i:02d}.nii.gz")
+    maps = fsaverage_label_maps(tmp_path / "maps")
     out, models = tmp_path / "build", tmp_path / "models"
     base = [sys.executable, str(ROOT / "scripts" / "build_model.py"), "--quick", "--out", str(out),
             "--install-to", str(models), "--threads", "1"]
@@ -137,21 +128,13 @@ def test_t1seg_stage_installs_a_t1_segmenter_beside_the_general_one(tmp_path):
     bundle tested as shipped, and the general segmenter's numbers kept under their own names."""
     import shutil
 
-    import nibabel as nib
-    import numpy as np
     from safetensors.torch import load_file
 
-    from volta_core.data.synth.sources import builtin_specs
+    from tests.helpers.label_maps import fsaverage_label_maps
     from volta_core.infer.predictor import Predictor
     from volta_core.io import load_volume, sample_scan_path
 
-    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
-    maps = tmp_path / "maps"
-    maps.mkdir()
-    image = nib.load(str(aseg))
-    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16), image.affine), str(maps / "training_seg_01.nii.gz"))
-    for i in range(2, 6):
-        shutil.copy(maps / "training_seg_01.nii.gz", maps / f"training_seg_{i:02d}.nii.gz")
+    maps = fsaverage_label_maps(tmp_path / "maps")
     shipped = ROOT / "resources" / "models" / "volta3d-hippocampus"
     models = tmp_path / "models"
     bundle = Path(shutil.copytree(shipped, models / "volta3d-hippocampus"))

@@ -5,28 +5,19 @@ CI has no SynthSeg maps: copies of fsaverage's ``aseg.mgz`` (FreeSurfer protocol
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 
-from volta_core.data.synth.sources import builtin_specs
+from tests.helpers.label_maps import fsaverage_label_maps
 from volta_core.infer.cli_predict import default_bundle
 from volta_core.train.heldout_individual import evaluate_individual
 
 
 @pytest.fixture(scope="module")
 def map_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
-    folder = tmp_path_factory.mktemp("label_maps")
-    image = nib.load(str(aseg))
-    first = folder / "training_seg_01.nii.gz"
-    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16), image.affine), str(first))
-    for i in range(2, 6):
-        shutil.copy(first, folder / f"training_seg_{i:02d}.nii.gz")
-    return folder
+    return fsaverage_label_maps(tmp_path_factory.mktemp("label_maps"))
 
 
 def test_an_unknown_subset_is_refused_before_anything_loads(map_folder: Path) -> None:

@@ -7,17 +7,16 @@ own space) stands in for an individual map; copies of it make a folder.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 import torch
 
+from tests.helpers.label_maps import fsaverage_label_maps
 from volta_core.data.synth import fs_labels as fsl
 from volta_core.data.synth.generator import SampleOverrides, SynthGenerator
-from volta_core.data.synth.sources import SourceLibrary, builtin_specs, label_map_specs
+from volta_core.data.synth.sources import SourceLibrary, label_map_specs
 from volta_core.data.synth.volumes import synth_config
 
 STRUCTURES = ("hippocampus", "amygdala", "inferior_lateral_ventricle")
@@ -25,13 +24,7 @@ STRUCTURES = ("hippocampus", "amygdala", "inferior_lateral_ventricle")
 
 @pytest.fixture(scope="module")
 def map_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    aseg = next(s for s in builtin_specs() if s.subset == "fsaverage").label_path
-    folder = tmp_path_factory.mktemp("label_maps")
-    image = nib.load(str(aseg))
-    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16), image.affine), str(folder / "training_seg_01.nii.gz"))
-    for i in range(2, 6):
-        shutil.copy(folder / "training_seg_01.nii.gz", folder / f"training_seg_{i:02d}.nii.gz")
-    return folder
+    return fsaverage_label_maps(tmp_path_factory.mktemp("label_maps"))
 
 
 @pytest.fixture(scope="module")
