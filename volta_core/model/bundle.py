@@ -53,17 +53,46 @@ def save_bundle(path: str | Path, model_state: dict[str, torch.Tensor], card: Mo
         raise BundleError(f"model state holds NaN or infinite values in {', '.join(bad[:3])}: not saved")
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model_state.items()}
-    tmp_weights = path / f".{WEIGHTS_FILE}.tmp"
+    _write_safetensors(path / WEIGHTS_FILE, tensors)
     tmp_card = path / f".{CARD_FILE}.tmp"
     try:
-        save_file(tensors, str(tmp_weights), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
-        os.replace(tmp_weights, path / WEIGHTS_FILE)
         tmp_card.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False), encoding="utf-8")
         os.replace(tmp_card, path / CARD_FILE)
     finally:  # a full disk must not leave half-written temp files behind
-        tmp_weights.unlink(missing_ok=True)
         tmp_card.unlink(missing_ok=True)
     return path
+
+
+def _write_safetensors(target: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Write ``tensors`` to ``target`` atomically (temp file + rename), readable like the bundle's
+    other files: the safetensors writer creates its file 0600, which would hide a bundle copied
+    into a shared models folder from the lab's other users."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    finally:  # a full disk must not leave half-written temp files behind
+        tmp.unlink(missing_ok=True)
+
+
+def _read_safetensors(weights: Path, damaged_hint: str) -> dict[str, torch.Tensor]:
+    """The tensors of a bundle's weights file, refused when missing, damaged or non-finite.
+
+    Raises:
+        BundleError: naming the file; ``damaged_hint`` says what to do when its values are broken.
+    """
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BundleError(f"{weights} is damaged or not a safetensors file: {exc}") from exc
+    bad = non_finite_tensors(state)
+    if bad:
+        raise BundleError(f"{weights} holds NaN or infinite values in {len(bad)} tensor(s) ({', '.join(bad[:3])}): "
+                          f"{damaged_hint}")
+    return state
 
 
 def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
@@ -83,17 +112,10 @@ def load_bundle(path: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise BundleError(f"{path} lacks {WEIGHTS_FILE}")
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise BundleError(f"{weights} is damaged or not a safetensors file: {exc}") from exc
+    state = _read_safetensors(weights, "the model is broken (its training diverged or the file was altered); "
+                                       "retrain it or use another bundle")
     if not any(k.startswith("encoder.") for k in state):
         raise BundleError(f"{weights} holds no encoder weights (keys 'encoder.*')")
-    bad = non_finite_tensors(state)
-    if bad:
-        raise BundleError(f"{weights} holds NaN or infinite values in {len(bad)} tensor(s) ({', '.join(bad[:3])}): "
-                          "the model is broken (its training diverged or the file was altered); retrain it or "
-                          "use another bundle")
     model = card.architecture.get("model", "encoder")
     needed = {"segmenter": "decoder.", "classifier": "head.", "multitask": "decoder." if
               card.architecture.get("decoder") else "heads."}.get(model)
@@ -184,15 +206,7 @@ def save_t1_segmenter(path: str | Path, state: dict[str, torch.Tensor]) -> Path:
     if bad:
         raise BundleError(f"T1 segmenter holds NaN or infinite values in {', '.join(bad[:3])}: not saved")
     target = Path(path) / T1_WEIGHTS_FILE
-    tmp = target.with_name(f".{T1_WEIGHTS_FILE}.tmp")
-    try:
-        save_file(kept, str(tmp), metadata={"format": "pt", "volta_format_version": str(FORMAT_VERSION)})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # readable like the bundle's other files (the writer makes it 0600)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _write_safetensors(target, kept)
     return target
 
 
@@ -211,13 +225,7 @@ def load_t1_segmenter(path: str | Path, card: ModelCard) -> torch.nn.Module | No
     weights = Path(path) / T1_WEIGHTS_FILE
     if not weights.is_file():
         raise BundleError(f"the model card names a T1 segmenter but {weights} is missing; reinstall the bundle")
-    try:
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise BundleError(f"{weights} is damaged or not a safetensors file: {exc}") from exc
-    bad = non_finite_tensors(state)
-    if bad:
-        raise BundleError(f"{weights} holds NaN or infinite values in {', '.join(bad[:3])}: reinstall the bundle")
+    state = {k: v.float() for k, v in _read_safetensors(weights, "reinstall the bundle").items()}
     arch = card.architecture
     try:
         encoder = build_encoder(arch["encoder"], **arch.get("overrides", {}))

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import random
+import stat
 
 import numpy as np
 import pytest
@@ -137,6 +139,9 @@ def test_bundle_roundtrip(tmp_path):
     _, model = load_model(tmp_path / "b")
     assert model(torch.zeros(1, 1, 32, 32, 32))["logits"].shape == (1, 2)
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["model.safetensors", "model_card.json"]
+    umask = os.umask(0)
+    os.umask(umask)  # the weights are readable like the card (the safetensors writer alone makes them 0600)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "b").iterdir()} == {0o666 & ~umask}
 
 
 @pytest.mark.parametrize("edit,match", [
