@@ -7,7 +7,7 @@ from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -82,11 +82,11 @@ class ResultsPanel(QDockWidget):
         self._layout.addWidget(self.registry_button, 0, Qt.AlignmentFlag.AlignRight)
         self.values: dict[str, QLabel] = {}
         self.help_buttons: dict[str, QToolButton] = {}
+        # a grid, not a form: a form gives a wrapped value the height of its unwrapped width, so
+        # long values ("5.473 mL (0.317% of ICV)", the P(male) caveat) were cut off at the bottom
         self._rows_widget = QWidget(body)
-        self._form = QFormLayout(self._rows_widget)
-        self._form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self._form.setVerticalSpacing(3)
         self._layout.addWidget(self._rows_widget)
+        self._clear_rows()
         self.model_label = QLabel(body)  # long text: wraps in a plain layout (form rows do not)
         self.model_label.setObjectName("results_model")
         self.model_label.setWordWrap(True)
@@ -135,8 +135,7 @@ class ResultsPanel(QDockWidget):
     def refresh(self) -> None:
         """Rebuild the rows from the current segmentation's CURRENT labels."""
         self._timer.stop()
-        while self._form.rowCount():
-            self._form.removeRow(0)
+        self._clear_rows()
         while self._warnings.count():
             item = self._warnings.takeAt(0)
             if item is not None and item.widget() is not None:
@@ -178,18 +177,40 @@ class ResultsPanel(QDockWidget):
             self._warnings.addWidget(line)
         self.caveat.setText(f"<b>{RESEARCH_LINE}</b><br>{rows.caveat}")
 
+    def _clear_rows(self) -> None:
+        """Start the rows afresh: a new grid (a grid cannot drop its rows)."""
+        old = self._rows_widget
+        self._rows_widget = QWidget(old.parentWidget())
+        self._grid = QGridLayout(self._rows_widget)
+        self._grid.setContentsMargins(9, 0, 0, 0)
+        self._grid.setHorizontalSpacing(6)
+        self._grid.setVerticalSpacing(3)
+        self._grid.setColumnStretch(1, 1)
+        self._next_row = 0
+        self._layout.replaceWidget(old, self._rows_widget)
+        old.hide()
+        old.deleteLater()
+
+    def _take_row(self) -> int:
+        self._next_row += 1
+        return self._next_row - 1
+
+    def _add_full_row(self, widget: QWidget) -> None:
+        self._grid.addWidget(widget, self._take_row(), 0, 1, 3)
+
     def _add_section(self, title: str) -> None:
         label = QLabel(f"<b>{title}</b>", self._rows_widget)
         label.setStyleSheet("color: #8fb8e8; margin-top: 6px;")
-        self._form.addRow(label)
+        self._add_full_row(label)
 
     def _add_row(self, key: str, text: str) -> None:
         value = QLabel(text, self._rows_widget)
         value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         value.setWordWrap(True)
+        value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.values[key] = value
         if not key:
-            self._form.addRow(value)
+            self._add_full_row(value)
             return
         help_text = result_help(key)
         value.setToolTip(help_text or text)
@@ -198,21 +219,19 @@ class ResultsPanel(QDockWidget):
             value.setStyleSheet("color: #ffb347; font-weight: bold;")
         name = QLabel(f"{key}:", self._rows_widget)
         name.setToolTip(help_text)
-        cell = QWidget(self._rows_widget)
-        line = QHBoxLayout(cell)
-        line.setContentsMargins(0, 0, 0, 0)
-        line.setSpacing(4)
-        line.addWidget(value, 1)
+        name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        row = self._take_row()
+        self._grid.addWidget(name, row, 0)
+        self._grid.addWidget(value, row, 1)
         if help_text:
-            button = QToolButton(cell)
+            button = QToolButton(self._rows_widget)
             button.setText("?")
             button.setObjectName("result_help")
             button.setAutoRaise(True)
             button.setToolTip(help_text)
             button.clicked.connect(lambda _c=False, k=key, h=help_text: self.show_help(k, h))
-            line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+            self._grid.addWidget(button, row, 2, Qt.AlignmentFlag.AlignTop)
             self.help_buttons[key] = button
-        self._form.addRow(name, cell)
 
     def show_help(self, key: str, text: str) -> QMessageBox:
         """The help of one result in a box that returns at once (tests find it by its name)."""

@@ -141,6 +141,28 @@ def test_3d_view_shows_the_hippocampi_after_a_run(qtbot, shipped_window) -> None
     assert volume.volume.GetVisibility()
 
 
+def test_long_results_are_shown_whole_when_the_panel_does_not_scroll(qtbot, shipped_window) -> None:
+    """The shipped model's long values (the P(male) caveat, a volume with its % of ICV) wrap, and every
+    line is on screen: in a form layout, a Results panel tall enough not to scroll cut them off."""
+    from PyQt6.QtWidgets import QLabel
+
+    window = shipped_window
+    window.resize(1280, 1221)
+    run_and_wait(qtbot, window)
+    window.results_panel.raise_()
+    qtbot.wait(300)
+    values = window.results_panel.values
+    assert "head size alone" in values["P(male)"].text()
+
+    def lines(label: QLabel, height: int) -> float:
+        return height / label.fontMetrics().lineSpacing()
+
+    assert lines(values["P(male)"], values["P(male)"].heightForWidth(values["P(male)"].width())) >= 4  # it wraps
+    for key, label in values.items():
+        shown = label.visibleRegion().boundingRect().height()
+        assert lines(label, shown) >= lines(label, label.heightForWidth(label.width())) - 0.01, key
+
+
 def test_1280x800_keeps_the_brush_and_scrolls_the_panels(qtbot, window) -> None:
     from PyQt6.QtWidgets import QScrollArea, QToolButton
 
