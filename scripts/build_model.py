@@ -71,6 +71,7 @@ import platform
 import shutil
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -677,9 +678,18 @@ def install_structures(bundle: Path, target: Path, base: dict[str, Any], chain: 
     recipe = data.setdefault("recipe", {})
     recipe["structures_configs"] = [str(c.relative_to(ROOT)) for _, c in STRUCTURE_RUNS]
     recipe.setdefault("training_seconds", {}).update(seconds)
-    recipe["code_version"] = data["code_version"] = code_version()
+    recipe["code_version"] = restamp(data)
     recipe["structures_command"] = "python scripts/build_model.py --label-maps DIR"
     return install_bundle(bundle, target, data)
+
+
+def restamp(card: dict[str, Any]) -> str:
+    """A stage that installs new segmentation weights makes a new model: its card's ``created`` is
+    now and its ``code_version`` this code (the app's Model row and every output show both).
+    Returns the code version."""
+    card["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    card["code_version"] = code_version()
+    return card["code_version"]
 
 
 T1_CONFIG = ROOT / "configs" / "recipe_seg_t1.yaml"
@@ -790,6 +800,7 @@ def t1_segmenter_stage(out: Path, installed: Path, overrides: list[str], label_m
                             *t1_segmenter_limitation(individual, gate), *thick_slice_limitation(evaluation)]
     recipe = card.setdefault("recipe", {})
     recipe["t1seg_config"] = str(T1_CONFIG.relative_to(ROOT))
+    recipe["t1seg_code_version"] = restamp(card)
     recipe.setdefault("training_seconds", {}).update({name: run_seconds(out / name) for name, _ in T1_RUNS})
     (staging / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n", encoding="utf-8")
     ModelCard.from_dict(card)

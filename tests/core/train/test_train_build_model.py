@@ -169,6 +169,9 @@ def test_t1seg_stage_installs_a_t1_segmenter_beside_the_general_one(tmp_path):
     assert card["metrics"]["seen_individual"]["maps"] == ["map_training_seg_01"]  # the bundle as shipped
     assert "seen_individual_general" in card["metrics"]
     assert card["heads"]["sex"]["trained"]  # the shipped sex head stays
+    # new segmentation weights make a new model: the card says when and from which code
+    assert card["created"] > json.loads((shipped / "model_card.json").read_text())["created"]
+    assert card["code_version"] == card["recipe"]["t1seg_code_version"] != ""
     prediction = Predictor.from_bundle(bundle, "cpu").predict(load_volume(sample_scan_path()))
     assert prediction.model.segmenter.startswith("t1 (template correlation")
     before = (bundle / "model_card.json").read_bytes()
