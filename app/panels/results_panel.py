@@ -82,12 +82,12 @@ class ResultsPanel(QDockWidget):
         self._layout.addWidget(self.registry_button, 0, Qt.AlignmentFlag.AlignRight)
         self.values: dict[str, QLabel] = {}
         self.help_buttons: dict[str, QToolButton] = {}
-        # a grid, not a form: a form gives a wrapped value the height of its unwrapped width, so
-        # long values ("5.473 mL (0.317% of ICV)", the P(male) caveat) were cut off at the bottom
+        # a grid, not a form: in a form, a panel tall enough not to scroll cut wrapped values off at
+        # the bottom ("5.473 mL (0.317% of ICV)", the P(male) caveat)
         self._rows_widget = QWidget(body)
         self._layout.addWidget(self._rows_widget)
         self._clear_rows()
-        self.model_label = QLabel(body)  # long text: wraps in a plain layout (form rows do not)
+        self.model_label = QLabel(body)  # long text: wraps across the panel's whole width, below the rows
         self.model_label.setObjectName("results_model")
         self.model_label.setWordWrap(True)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
